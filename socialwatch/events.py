@@ -1,0 +1,53 @@
+"""The activity event: one social-media request seen by the proxy.
+
+Every later stage (classifier, storage, dashboards) reads this record; it is
+defined once, here, and every field is explained where it is declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import uuid
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    event_id: uuid.UUID
+    """Stable identity of the event, so a retried insert can never count twice."""
+    time: datetime.datetime
+    """When the request reached the proxy (UTC, timezone-aware)."""
+    device: str
+    """The district device: the client's IP address as the proxy saw it."""
+    user: str
+    """The signed-in district user where known (proxy authentication); empty otherwise."""
+    platform: str
+    """Short platform id from the catalog, e.g. ``instagram``."""
+    host: str
+    """The host name the request went to (SNI or Host header)."""
+    method: str
+    """HTTP method, upper case."""
+    path: str
+    """Request path without the query string (queries carry tokens and search terms)."""
+    action: str
+    """Coarse action guess: view, post, comment, message, like, follow, upload, login, other."""
+    status: int
+    """HTTP status of the response; 0 when the request got no response."""
+    request_bytes: int
+    """Size of the request body on the wire."""
+    response_bytes: int
+    """Size of the response body on the wire."""
+    text: str = dataclasses.field(default="", repr=False)
+    """What the student wrote, extracted from the request body. Kept in memory only
+    long enough to classify it; stored only if the classifier flags it."""
+
+    def without_text(self) -> ActivityEvent:
+        return dataclasses.replace(self, text="")
+
+
+def new_event_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)

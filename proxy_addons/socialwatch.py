@@ -1,0 +1,222 @@
+"""mitmproxy addon: record district devices' social-media activity.
+
+    mitmdump -s proxy_addons/socialwatch.py --set socialwatch_config=socialwatch.toml
+
+(`socialwatch run` loads the same addon.) TLS connections that are not from a
+district device to a social-media platform are passed through undecrypted, so
+unrelated traffic is never read. For each request to a platform the addon
+records an event (metadata, plus the text the student wrote) and hands it to
+the pipeline, which classifies and stores it in the background.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Sequence
+
+from mitmproxy import ctx, exceptions, http, tls
+from prometheus_client import CollectorRegistry
+
+from socialwatch.classifier import Classifier
+from socialwatch.config import Config, ConfigError, load_config
+from socialwatch.dashboards import metrics as metrics_mod
+from socialwatch.events import ActivityEvent
+from socialwatch.pipeline import Pipeline
+from socialwatch.proxy_addons.actions import RequestRules
+from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
+from socialwatch.proxy_addons.catalog import Catalog
+from socialwatch.proxy_addons.scope import DistrictScope
+from socialwatch.storage import open_storage, redact_url
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "socialwatch.platform"
+TEXT = "socialwatch.text"
+RESPONSE_BYTES = "socialwatch.response_bytes"
+MAX_FIELD_CHARS = 2048
+"""Host and path longer than this are cut: they are metadata, not content."""
+
+
+class SocialWatch:
+    def __init__(self) -> None:
+        self.metrics = metrics_mod.Metrics(CollectorRegistry())
+        self.catalog = Catalog.load()
+        self.rules = RequestRules.load()
+        self.config: Config | None = None
+        self.scope: DistrictScope | None = None
+        self.pipeline: Pipeline | None = None
+        self._metrics_server = None
+
+    def load(self, loader):
+        loader.add_option(
+            "socialwatch_config", str, "",
+            "Path of the socialwatch TOML configuration; empty for defaults.",
+        )
+        loader.add_option(
+            "socialwatch_district_subnets", Sequence[str], [],
+            "District device subnets (overrides proxy.district_subnets). Repeat for several.",
+        )
+        loader.add_option(
+            "socialwatch_storage_url", str, "",
+            "Storage URL, chdb:PATH or clickhouse://... (overrides storage.url).",
+        )
+        loader.add_option(
+            "socialwatch_metrics_port", int, -1,
+            "Port of the /metrics endpoint, 0 for none (overrides metrics.listen_port; -1 keeps it).",
+        )
+        loader.add_option(
+            "socialwatch_max_body_bytes", int, 0,
+            "Largest request body read for text (overrides proxy.max_body_bytes; 0 keeps it).",
+        )
+
+    def configure(self, updated: set[str]):
+        if not any(name.startswith("socialwatch_") for name in updated):
+            return
+        options = ctx.options
+        overrides = {
+            "proxy.district_subnets": list(options.socialwatch_district_subnets) or None,
+            "storage.url": options.socialwatch_storage_url or None,
+            "metrics.listen_port": options.socialwatch_metrics_port if options.socialwatch_metrics_port >= 0 else None,
+            "proxy.max_body_bytes": options.socialwatch_max_body_bytes or None,
+        }
+        try:
+            config = load_config(options.socialwatch_config or None, overrides)
+        except ConfigError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        if self.pipeline is not None and (config.storage, config.metrics) != (self.config.storage, self.config.metrics):
+            raise exceptions.OptionsError("socialwatch: storage and metrics settings change only on restart")
+        self.config = config
+        self.scope = DistrictScope(config.proxy.district_subnets, self.catalog)
+
+    def running(self):
+        config = self.config
+        try:
+            classifier = Classifier.load(config.classifier.lexicon_dir, threshold=config.classifier.threshold)
+            storage = open_storage(config.storage.url)
+            applied = storage.migrate()
+        except Exception as e:
+            # Crash visibly instead of letting traffic through unrecorded.
+            log.error("socialwatch cannot start: %s", e)
+            ctx.master.shutdown()
+            return
+        if applied:
+            log.info("socialwatch: applied migrations %s", ", ".join(applied))
+        self.pipeline = Pipeline(
+            classifier, storage, self.metrics,
+            queue_size=config.storage.queue_size,
+            batch_size=config.storage.batch_size,
+            flush_interval=config.storage.flush_interval_seconds,
+        )
+        self.pipeline.start()
+        if config.metrics.listen_port:
+            self._metrics_server = metrics_mod.serve(self.metrics, config.metrics.listen_host, config.metrics.listen_port)
+        log.info(
+            "socialwatch: recording to %s, metrics on %s:%s",
+            redact_url(config.storage.url), config.metrics.listen_host, config.metrics.listen_port or "(off)",
+        )
+
+    def done(self):
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline.storage.close()
+            self.pipeline = None
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server = None
+
+    def tls_clienthello(self, data: tls.ClientHelloData):
+        reason = self.scope.passthrough_reason(data.context.client.peername[0], data.client_hello.sni)
+        if reason is not None:
+            data.ignore_connection = True
+            self.metrics.passthrough.labels(reason=reason).inc()
+
+    def requestheaders(self, flow: http.HTTPFlow):
+        platform = self.scope.platform_for(flow.client_conn.peername[0], flow.request.pretty_host)
+        if platform is None:
+            # Not ours: stream it through without buffering or reading it.
+            flow.request.stream = True
+            return
+        flow.metadata[PLATFORM] = platform
+        declared = flow.request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.config.proxy.max_body_bytes:
+            flow.request.stream = True
+
+    def request(self, flow: http.HTTPFlow):
+        if PLATFORM not in flow.metadata:
+            return
+        request = flow.request
+        if request.stream:
+            self.metrics.bodies_skipped.labels(reason="too_large").inc()
+            return
+        try:
+            flow.metadata[TEXT] = extract_text(
+                request.raw_content or b"",
+                request.headers.get("content-type", ""),
+                request.headers.get("content-encoding", ""),
+                self.rules.text_fields,
+                self.config.proxy.max_body_bytes,
+            )
+        except BodySkipped as skipped:
+            self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
+
+    def responseheaders(self, flow: http.HTTPFlow):
+        if PLATFORM not in flow.metadata:
+            flow.response.stream = True
+            return
+        flow.metadata[RESPONSE_BYTES] = 0
+
+        def count(chunk: bytes) -> bytes:
+            flow.metadata[RESPONSE_BYTES] += len(chunk)
+            return chunk
+
+        flow.response.stream = count
+
+    def response(self, flow: http.HTTPFlow):
+        self._record(flow, flow.response.status_code)
+
+    def error(self, flow: http.HTTPFlow):
+        if flow.response is None:
+            self._record(flow, 0)
+
+    def _record(self, flow: http.HTTPFlow, status: int) -> None:
+        platform = flow.metadata.get(PLATFORM)
+        if platform is None or self.pipeline is None:
+            return
+        request = flow.request
+        path = request.path.split("?", 1)[0]
+        action = self.rules.action_for(request.method, path)
+        proxyauth = flow.metadata.get("proxyauth") or ("",)
+        event = ActivityEvent(
+            event_id=uuid.uuid4(),
+            time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
+            device=flow.client_conn.peername[0],
+            user=_clean(str(proxyauth[0])),
+            platform=platform,
+            host=_clean(request.pretty_host),
+            method=_clean(request.method),
+            path=_clean(path),
+            action=action,
+            status=status,
+            request_bytes=_body_size(request),
+            response_bytes=flow.metadata.get(RESPONSE_BYTES, 0),
+            text=flow.metadata.get(TEXT, ""),
+        )
+        self.metrics.activity.labels(platform=platform, action=action).inc()
+        self.pipeline.submit(event)
+
+
+def _body_size(request: http.Request) -> int:
+    if request.raw_content is not None:
+        return len(request.raw_content)
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
+
+
+def _clean(value: str) -> str:
+    """Metadata from the wire, cut to size and made valid UTF-8 for storage."""
+    return value[:MAX_FIELD_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+addons = [SocialWatch()]

@@ -1,0 +1,132 @@
+"""Configuration: one TOML file, validated at start-up, overridable from the command line.
+
+Every key is documented here (the field descriptions) and in docs/configuration.md.
+A wrong key or value is reported with its dotted name, e.g. ``proxy.listen_port``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import pathlib
+import tomllib
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file and the bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProxyConfig(_Section):
+    listen_host: str = Field("127.0.0.1", description="Address the proxy listens on.")
+    listen_port: int = Field(8080, ge=1, le=65535, description="Port the proxy listens on.")
+    district_subnets: tuple[pydantic.IPvAnyNetwork, ...] = Field(
+        tuple(ipaddress.ip_network(n) for n in PRIVATE_NETWORKS),
+        description="Client networks of district devices. Only their social-media traffic is "
+        "decrypted and recorded; every other connection passes through untouched.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576,
+        description="Largest request body (on the wire and after decompression) read for text. "
+        "Larger bodies are skipped and counted.",
+    )
+    confdir: pathlib.Path = Field(
+        pathlib.Path("~/.socialwatch/mitmproxy"),
+        description="mitmproxy's directory: the proxy's CA certificate and key live here.",
+    )
+
+
+class StorageConfig(_Section):
+    url: str = Field(
+        "chdb:var/socialwatch.chdb",
+        description="Where events go: 'chdb:PATH' (embedded, no server) or "
+        "'clickhouse://USER:PASSWORD@HOST:PORT/DATABASE' (ClickHouse server, native protocol).",
+    )
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("chdb:", "clickhouse://")):
+            raise ValueError("must start with 'chdb:' or 'clickhouse://'")
+        return url
+
+    queue_size: int = Field(10_000, ge=1, description="Events held in memory between the proxy and the writer.")
+    batch_size: int = Field(500, ge=1, description="Most events written in one insert.")
+    flush_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="Longest an event waits in a partial batch before it is written."
+    )
+
+
+class ClassifierConfig(_Section):
+    lexicon_dir: pathlib.Path | None = Field(
+        None, description="Directory of lexicon CSV files; empty for the lexicons socialwatch ships."
+    )
+    threshold: float = Field(1.0, gt=0, description="Score a category must reach to raise a flag.")
+
+
+class MetricsConfig(_Section):
+    listen_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
+    listen_port: int = Field(9464, ge=0, le=65535, description="Port of the /metrics endpoint; 0 turns it off.")
+
+
+class Config(_Section):
+    proxy: ProxyConfig = ProxyConfig()
+    storage: StorageConfig = StorageConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+
+def load_config(path: pathlib.Path | str | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read `path` (None: defaults only), apply dotted-key `overrides`, validate.
+
+    >>> load_config(None, {"proxy.listen_port": 8081}).proxy.listen_port
+    8081
+    """
+    data: dict[str, Any] = {}
+    source = "options"
+    if path is not None:
+        source = str(path)
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"{source}: cannot read configuration: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{source}: not valid TOML: {e}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *sections, key = dotted.split(".")
+        node = data
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[key] = value
+    try:
+        return Config.model_validate(data)
+    except pydantic.ValidationError as e:
+        raise ConfigError(f"{source}: invalid configuration:\n{_describe(e)}") from None
+
+
+SECRET_KEYS = frozenset({"storage.url"})
+"""Keys whose values may hold a password: an error never repeats their value."""
+
+
+def _describe(error: pydantic.ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        elif key in SECRET_KEYS:
+            lines.append(f"  {key}: {problem['msg']}")
+        else:
+            lines.append(f"  {key}: {problem['msg']} (got {problem.get('input')!r})")
+    return "\n".join(lines)

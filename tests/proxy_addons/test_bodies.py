@@ -1,0 +1,80 @@
+import gzip
+import json
+import zlib
+
+import pytest
+
+from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
+
+FIELDS = frozenset({"comment_text", "text", "caption"})
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+LIMIT = 4096
+
+
+def extract(raw: bytes, content_type: str = JSON, encoding: str = "") -> str:
+    return extract_text(raw, content_type, encoding, FIELDS, LIMIT)
+
+
+@pytest.mark.parametrize("raw, content_type, expected", [
+    (b"comment_text=you+are+great&media_id=31&csrftoken=abc", FORM, "you are great"),
+    (b"comment_text=ol%C3%A1%20amigo", FORM, "olá amigo"),
+    (b'{"text": "hello", "id": "31", "password": "hunter2"}', JSON, "hello"),
+    (b'{"data": {"items": [{"caption": "first"}, {"caption": "second"}]}}', JSON, "first\nsecond"),
+    (b'{"text": 42, "caption": null}', JSON, ""),
+    (b'{"text": "hi"}', "application/vnd.api+json; charset=utf-8", "hi"),
+    (b'{"text": "hi"}', "text/plain", ""),
+    (b"", JSON, ""),
+], ids=["form", "form-utf8", "json-ignores-other-fields", "json-nested", "json-non-strings", "json-suffix", "other-type", "empty"])
+def test_text_comes_only_from_the_listed_fields(raw, content_type, expected):
+    assert extract(raw, content_type) == expected
+
+
+def test_passwords_and_tokens_are_never_extracted():
+    body = b"username=kid&password=hunter2&enc_password=x&comment_text=hi"
+    assert "hunter2" not in extract(body, FORM)
+
+
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", lambda b: _raw_deflate(b)),
+])
+def test_compressed_bodies_are_read(encoding, compress):
+    assert extract(compress(b'{"text": "hello"}'), JSON, encoding) == "hello"
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-15)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize("raw, content_type, encoding, reason", [
+    (b'{"text": "unterminated', JSON, "", "malformed_json"),
+    (b"[" * 100_000, JSON, "", "too_large"),
+    (b"[" * 4000, JSON, "", "malformed_json"),
+    (b"text&&=", FORM, "", "malformed_form"),
+    (b"text=%FF%FE", FORM, "", "invalid_utf8"),
+    (b'{"text": "\xff"}', JSON, "", "invalid_utf8"),
+    (b"x" * (LIMIT + 1), JSON, "", "too_large"),
+    (gzip.compress(b'{"text": "' + b"a" * 10_000_000 + b'"}'), JSON, "gzip", "too_large"),
+    (b"not gzip at all", JSON, "gzip", "bad_encoding"),
+    (b"anything", JSON, "br", "unsupported_encoding"),
+], ids=["json", "huge", "deep-nesting", "form", "form-utf8", "json-utf8", "over-limit", "gzip-bomb", "bad-gzip", "brotli"])
+def test_bad_bodies_are_skipped_with_a_reason(raw, content_type, encoding, reason):
+    with pytest.raises(BodySkipped) as skipped:
+        extract(raw, content_type, encoding)
+    assert skipped.value.reason == reason
+
+
+def test_lone_surrogates_from_json_escapes_become_storable_text():
+    text = extract(json.dumps({"text": "a\ud800b"}).encode())
+    assert text == "a?b"
+    text.encode("utf-8")
+
+
+def test_too_many_form_fields_are_refused():
+    body = "&".join(f"f{i}=x" for i in range(1001)).encode()
+    with pytest.raises(BodySkipped) as skipped:
+        extract_text(body, FORM, "", FIELDS, 1_000_000)
+    assert skipped.value.reason == "malformed_form"

@@ -1,0 +1,116 @@
+"""The addon's hooks, driven by mitmproxy's own test helpers (no network)."""
+
+import ssl
+
+import pytest
+from mitmproxy import exceptions, tls
+from mitmproxy.options import Options
+from mitmproxy.proxy.context import Context
+from mitmproxy.test import taddons, tflow
+
+from socialwatch.proxy_addons import socialwatch as addon_module
+
+
+@pytest.fixture
+def addon():
+    return addon_module.SocialWatch()
+
+
+@pytest.fixture
+def tctx(addon):
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, socialwatch_district_subnets=["10.0.0.0/8"], socialwatch_max_body_bytes=2048)
+        yield tctx
+
+
+def client_hello(client_ip: str, sni: str | None) -> tls.ClientHelloData:
+    client = tflow.tclient_conn()
+    client.peername = (client_ip, 50000)
+    return tls.ClientHelloData(Context(client, Options()), tls.ClientHello(_client_hello_bytes(sni)))
+
+
+def _client_hello_bytes(sni: str | None) -> bytes:
+    """A real ClientHello from Python's ssl module, without record and handshake headers."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    connection = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=sni)
+    with pytest.raises(ssl.SSLWantReadError):
+        connection.do_handshake()
+    return outgoing.read()[5 + 4:]
+
+
+@pytest.mark.parametrize("client_ip, sni, passed_through, reason", [
+    ("10.1.2.3", "www.instagram.com", False, None),
+    ("10.1.2.3", "www.example.org", True, "not_social"),
+    ("192.0.2.7", "www.instagram.com", True, "not_district"),
+    ("10.1.2.3", None, True, "no_sni"),
+])
+def test_tls_is_intercepted_only_for_district_social_media(addon, tctx, client_ip, sni, passed_through, reason):
+    data = client_hello(client_ip, sni)
+    addon.tls_clienthello(data)
+    assert data.ignore_connection is passed_through
+    if reason:
+        assert addon.metrics.registry.get_sample_value(
+            "socialwatch_connections_passed_through_total", {"reason": reason}) == 1
+
+
+def platform_flow(client_ip="10.1.2.3", host="www.instagram.com", **request):
+    flow = tflow.tflow(resp=False)
+    flow.client_conn.peername = (client_ip, 50000)
+    flow.request.host = host
+    flow.request.headers["host"] = host
+    for name, value in request.items():
+        setattr(flow.request, name, value)
+    return flow
+
+
+def test_a_district_request_to_a_platform_is_tagged_and_its_text_extracted(addon, tctx):
+    flow = platform_flow(method="POST", path="/api/v1/web/comments/1/add/")
+    flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
+    flow.request.content = b"comment_text=hello+there&csrftoken=zzz"
+    addon.requestheaders(flow)
+    addon.request(flow)
+    assert flow.metadata[addon_module.PLATFORM] == "instagram"
+    assert flow.metadata[addon_module.TEXT] == "hello there"
+    assert not flow.request.stream
+
+
+def test_other_requests_are_streamed_through_unread(addon, tctx):
+    flow = platform_flow(host="www.example.org", method="POST")
+    flow.request.content = b"secret=1"
+    addon.requestheaders(flow)
+    addon.request(flow)
+    assert flow.request.stream is True
+    assert addon_module.PLATFORM not in flow.metadata and addon_module.TEXT not in flow.metadata
+
+
+def test_a_body_declared_over_the_limit_is_streamed_and_counted(addon, tctx):
+    flow = platform_flow(method="POST")
+    flow.request.headers["content-length"] = "999999"
+    addon.requestheaders(flow)
+    assert flow.request.stream is True
+    addon.request(flow)
+    assert addon.metrics.registry.get_sample_value("socialwatch_bodies_skipped_total", {"reason": "too_large"}) == 1
+
+
+def test_a_malformed_body_is_counted_and_nothing_raises(addon, tctx):
+    flow = platform_flow(method="POST")
+    flow.request.headers["content-type"] = "application/json"
+    flow.request.content = b"{not json"
+    addon.requestheaders(flow)
+    addon.request(flow)
+    assert addon_module.TEXT not in flow.metadata
+    assert addon.metrics.registry.get_sample_value("socialwatch_bodies_skipped_total", {"reason": "malformed_json"}) == 1
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("socialwatch_district_subnets", ["10.0.0.0/33"], "proxy.district_subnets.0"),
+    ("socialwatch_storage_url", "mysql://root:secret@db/x", "storage.url"),
+    ("socialwatch_max_body_bytes", 10, "proxy.max_body_bytes"),
+])
+def test_bad_options_are_refused_naming_the_key(addon, tctx, option, value, message):
+    with pytest.raises(exceptions.OptionsError, match=message) as refused:
+        tctx.configure(addon, **{option: value})
+    assert "secret" not in str(refused.value)

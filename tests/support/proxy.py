@@ -1,0 +1,111 @@
+"""A real mitmdump with the socialwatch addon, and HTTP clients that go through it."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pathlib
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from support.tls_certs import UpstreamCerts
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ADDON = REPO / "proxy_addons" / "socialwatch.py"
+REDIRECT = pathlib.Path(__file__).with_name("upstream_redirect.py")
+BIN = pathlib.Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Proxy:
+    port: int
+    metrics_port: int
+    confdir: pathlib.Path
+    log: pathlib.Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ca_pem(self) -> pathlib.Path:
+        """mitmproxy's CA certificate: what district devices are given to trust."""
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def client(self, source_ip: str, *, trust: list[pathlib.Path] | None = None) -> httpx.Client:
+        """An HTTPS client on `source_ip` that uses the proxy and trusts its CA (plus `trust`)."""
+        context = ssl.create_default_context(cafile=str(self.ca_pem))
+        for extra in trust or []:
+            context.load_verify_locations(cafile=str(extra))
+        transport = httpx.HTTPTransport(proxy=self.url, local_address=source_ip, verify=context)
+        return httpx.Client(transport=transport, timeout=10)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: pathlib.Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_mitmdump(
+    workdir: pathlib.Path,
+    *,
+    storage_url: str,
+    upstream_port: int,
+    certs: UpstreamCerts,
+    district_subnets: list[str],
+    options: dict[str, str] | None = None,
+) -> Iterator[Proxy]:
+    """mitmdump -s proxy_addons/socialwatch.py, its upstream sent to the local stand-in server."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    proxy = Proxy(port=free_port(), metrics_port=free_port(), confdir=workdir / "mitmproxy", log=workdir / "mitmdump.log")
+    settings = {
+        "confdir": str(proxy.confdir),
+        "ssl_verify_upstream_trusted_ca": str(certs.ca_pem),
+        "upstream_redirect": f"127.0.0.1:{upstream_port}",
+        "socialwatch_storage_url": storage_url,
+        "socialwatch_metrics_port": str(proxy.metrics_port),
+        "flow_detail": "0",
+        **(options or {}),
+    }
+    args = [str(BIN / "mitmdump"), "--listen-host", "127.0.0.1", "--listen-port", str(proxy.port),
+            "-s", str(ADDON), "-s", str(REDIRECT)]
+    for name, value in settings.items():
+        args += ["--set", f"{name}={value}"]
+    for subnet in district_subnets:
+        args += ["--set", f"socialwatch_district_subnets={subnet}"]
+    with proxy.log.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=dict(os.environ))
+    try:
+        wait_for_port(proxy.port, process, proxy.log)
+        wait_for_port(proxy.metrics_port, process, proxy.log)
+        yield proxy
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,52 @@
+"""A local HTTPS server standing in for the public internet (platforms and other sites)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import threading
+
+from support.tls_certs import UpstreamCerts
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.requests.append((self.command, self.headers.get("host"), self.path, len(body)))
+        payload = json.dumps({"status": "ok", "received_bytes": len(body)}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, format, *args):  # keep test output quiet
+        pass
+
+
+class UpstreamServer:
+    """HTTPS on 127.0.0.1 with one certificate for all stand-in hosts; records (method, host, path, bytes)."""
+
+    def __init__(self, certs: UpstreamCerts):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.requests = []
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certs.cert_pem, certs.key_pem)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.requests = self.httpd.requests
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> UpstreamServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

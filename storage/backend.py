@@ -1,0 +1,261 @@
+"""What every storage backend shares: the interface, migrations, rows, errors.
+
+A backend (``clickhouse_native``, ``chdb_embedded``) only knows how to run a
+statement, run a parameterized SELECT and insert rows; everything else lives
+here, so both backends store exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import datetime
+import importlib.resources
+import re
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Iterator, Sequence
+
+from socialwatch.classifier.flags import Flag
+from socialwatch.events import ActivityEvent
+
+DEFAULT_DATABASE = "socialwatch"
+
+_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+"""Database names are identifiers pasted into SQL, so only this strict form is allowed."""
+
+_MIGRATION_FILE = re.compile(r"(\d{4})_(\w+)\.sql")
+
+EVENT_COLUMNS = (
+    "event_id", "time", "device", "user", "platform", "host", "method", "path",
+    "action", "status", "request_bytes", "response_bytes", "flagged",
+)
+FLAG_COLUMNS = (
+    "flag_id", "event_id", "time", "device", "user", "platform", "host", "action",
+    "category", "severity", "score", "threshold", "text", "explanation",
+    "match_phrase", "match_subcategory", "match_severity", "match_weight",
+    "match_start", "match_end",
+)
+
+
+class StorageError(Exception):
+    """Any storage failure. The message never contains a password."""
+
+
+def redact_url(url: str) -> str:
+    """The url with its password replaced by ``***``, fit for logs.
+
+    >>> redact_url("clickhouse://sw:hunter2@db:9000/socialwatch")
+    'clickhouse://sw:***@db:9000/socialwatch'
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable url>"  # it may still hold a password somewhere
+    if password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+
+
+def validate_database(name: str) -> str:
+    if not _DATABASE_NAME.fullmatch(name):
+        raise StorageError(f"invalid database name {name!r}: use letters, digits and _ (not first), at most 63")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self, database: str) -> list[str]:
+        """The statements of the file, comment lines dropped, for ``database``."""
+        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
+        text = "\n".join(lines).replace("{database}", database)
+        return [statement.strip() for statement in text.split(";") if statement.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    """Every ``migrations/NNNN_name.sql`` shipped with the package, in version order."""
+    found = []
+    for resource in (importlib.resources.files(__package__) / "migrations").iterdir():
+        match = _MIGRATION_FILE.fullmatch(resource.name)
+        if match:
+            name = resource.name.removesuffix(".sql")
+            found.append(Migration(int(match.group(1)), name, resource.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda migration: migration.version)
+
+
+def event_row(event: ActivityEvent, flagged: bool) -> tuple:
+    """The ``events`` row: metadata only; ``event.text`` is never part of it."""
+    return (
+        event.event_id, _utc(event), event.device, event.user, event.platform, event.host,
+        event.method, event.path, event.action, event.status, event.request_bytes,
+        event.response_bytes, int(flagged),
+    )
+
+
+def flag_row(event: ActivityEvent, flag: Flag) -> tuple:
+    """The ``flags`` row: the event's metadata and text, the flag and its matches."""
+    matches = flag.matches
+    return (
+        flag_id(event.event_id, flag.category), event.event_id, _utc(event), event.device,
+        event.user, event.platform, event.host, event.action, flag.category, flag.severity,
+        float(flag.score), float(flag.threshold), event.text, flag.explanation,
+        [m.phrase for m in matches], [m.subcategory for m in matches],
+        [m.severity for m in matches], [float(m.weight) for m in matches],
+        [m.start for m in matches], [m.end for m in matches],
+    )
+
+
+def flag_id(event_id: uuid.UUID, category: str) -> uuid.UUID:
+    """Deterministic, so a retried batch writes the same flag ids."""
+    return uuid.uuid5(event_id, category)
+
+
+def _utc(event: ActivityEvent) -> datetime.datetime:
+    if event.time.utcoffset() is None:
+        raise StorageError(f"event {event.event_id} has a naive time; events carry timezone-aware UTC times")
+    return event.time.astimezone(datetime.timezone.utc)
+
+
+def plain_param(value: object) -> object:
+    """A query parameter reduced to str, int, float or list of those.
+
+    Datetimes become Unix timestamps: unlike text, a number means the same
+    instant whatever the server's time zone (ClickHouse 18.16 parses
+    '2026-01-01 00:00:00' in the server zone even for a DateTime('UTC') value).
+    """
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, datetime.datetime):
+        if value.utcoffset() is None:
+            raise StorageError("datetime query parameters must be timezone-aware")
+        return int(value.timestamp())
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [plain_param(item) for item in value]
+    raise StorageError(f"unsupported query parameter type {type(value).__name__}")
+
+
+class Storage(abc.ABC):
+    """Events and flags in ClickHouse; make one with ``open_storage(url)``::
+
+        store = open_storage("chdb:var/socialwatch")
+        store.migrate()               # ['0001_initial'], then []
+        store.write([(event, flags)])
+        store.query("SELECT count() AS n FROM {database}.flags WHERE category = {c:String}",
+                    {"c": "bullying"})  # [{'n': 1}]
+
+    In SQL given to ``query``, ``{database}`` stands for the storage's database
+    and ``{name:Type}`` for a parameter. Methods are safe to call from several
+    threads; calls are serialized.
+    """
+
+    def __init__(self, url: str, database: str, secrets: Sequence[str] = ()):
+        self.database = validate_database(database)
+        self._url = url
+        self._secrets = [secret for secret in secrets if secret]
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order; return their names ([] when up to date)."""
+        with self._using("migrate"):
+            applied_versions = self._applied_versions()
+            applied = []
+            for migration in load_migrations():
+                if migration.version in applied_versions:
+                    continue
+                for statement in migration.statements(self.database):
+                    self._execute(statement)
+                now = datetime.datetime.now(datetime.timezone.utc)
+                self._insert("schema_migrations", ("version", "name", "applied_at"),
+                             [(migration.version, migration.name, now)])
+                applied.append(migration.name)
+            return applied
+
+    def schema_status(self) -> tuple[int, list[str]]:
+        """(highest applied version or 0, names of pending migrations)."""
+        with self._using("schema status"):
+            applied_versions = self._applied_versions()
+            pending = [m.name for m in load_migrations() if m.version not in applied_versions]
+            return max(applied_versions, default=0), pending
+
+    def write(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> None:
+        """Insert every event into ``events`` and each of its flags into ``flags``.
+
+        Not atomic across the two tables: after a StorageError, retry the whole
+        batch (ids are stable, so duplicates can be recognised).
+        """
+        with self._using("write"):
+            events = [event_row(event, flagged=bool(flags)) for event, flags in batch]
+            flags = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
+            if events:
+                self._insert("events", EVENT_COLUMNS, events)
+            if flags:
+                self._insert("flags", FLAG_COLUMNS, flags)
+
+    def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        """Rows of a parameterized SELECT as dicts of str, int, float and lists."""
+        with self._using("query"):
+            values = {name: plain_param(value) for name, value in (params or {}).items()}
+            return self._select(sql.replace("{database}", self.database), values)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._close()
+
+    def _applied_versions(self) -> set[int]:
+        exists = self._select(
+            "SELECT count() AS n FROM system.tables"
+            " WHERE database = {database:String} AND name = 'schema_migrations'",
+            {"database": self.database},
+        )
+        if not exists[0]["n"]:
+            return set()
+        rows = self._select(f"SELECT version FROM {self.database}.schema_migrations", {})
+        return {row["version"] for row in rows}
+
+    @contextlib.contextmanager
+    def _using(self, action: str) -> Iterator[None]:
+        """Serialize calls and turn every failure into a StorageError without secrets."""
+        with self._lock:
+            if self._closed:
+                raise StorageError(f"{action}: storage {redact_url(self._url)} is closed")
+            try:
+                yield
+            except StorageError:
+                raise
+            except Exception as exc:
+                message = f"{action} failed on {redact_url(self._url)}: {type(exc).__name__}: {exc}"
+                for secret in self._secrets:
+                    message = message.replace(secret, "***")
+                raise StorageError(message) from exc
+
+    @abc.abstractmethod
+    def _execute(self, sql: str) -> None:
+        """Run one statement without parameters or result (DDL)."""
+
+    @abc.abstractmethod
+    def _select(self, sql: str, params: dict) -> list[dict]:
+        """Run one SELECT with ``{name:Type}`` placeholders filled from ``params``."""
+
+    @abc.abstractmethod
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        """Insert rows of Python values into ``database.table`` without SQL text for data."""
+
+    @abc.abstractmethod
+    def _close(self) -> None:
+        """Release the connection or session."""

@@ -1,0 +1,201 @@
+"""Lexicons: the team's phrase tables, loaded and checked before any text is classified.
+
+A lexicon directory holds one CSV file per language (``en.csv``, ``es.csv``, ...)
+and ``identity_terms.txt``. Each CSV row is one phrase::
+
+    phrase,category,subcategory,severity,weight,language
+    kill yourself,bullying,harassment,high,1.0,en
+
+``identity_terms.txt`` lists identity terms (``gay``, ``trans``, ``muslim``, ...),
+one per line, ``#`` starts a comment line. A phrase that normalizes to exactly an
+identity term (ignoring punctuation at its ends: ``#trans!``) is refused: an identity
+term alone must never raise a flag.
+
+Any problem raises ``LexiconError`` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import math
+import pathlib
+import re
+from collections.abc import Iterator
+
+from .flags import SEVERITIES
+from .normalize import normalize
+
+CATEGORIES: dict[str, frozenset[str]] = {
+    "bullying": frozenset({"targeted_insult", "threat", "exclusion", "hazing", "harassment"}),
+    "selfharm": frozenset({"ideation", "behaviour", "planning", "help_seeking"}),
+    "impersonation": frozenset({"claims_identity", "fake_account", "official_claim"}),
+    "violence": frozenset({"threat", "weapon", "planning"}),
+}
+"""Known categories and, for each, its known subcategories."""
+
+COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language")
+"""The header every lexicon CSV file starts with."""
+
+IDENTITY_TERMS_FILE = "identity_terms.txt"
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+class LexiconError(ValueError):
+    """A lexicon file that cannot be used, with where and why."""
+
+    def __init__(self, file: pathlib.Path, line: int | None, field: str, reason: str) -> None:
+        self.file = file
+        """The file (or directory) at fault."""
+        self.line = line
+        """1-based line number in ``file``; None when the fault is not on one line."""
+        self.field = field
+        """The column or part at fault, e.g. ``weight`` or ``header``."""
+        self.reason = reason
+        where = f"{file}:{line}" if line is not None else str(file)
+        super().__init__(f"{where}: {field}: {reason}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    phrase: str
+    """The phrase as written in the lexicon (surrounding whitespace removed)."""
+    key: str
+    """The normalized phrase: what the matcher looks for in normalized text."""
+    category: str
+    """One of CATEGORIES."""
+    subcategory: str
+    """One of the category's subcategories."""
+    severity: str
+    """One of SEVERITIES."""
+    weight: float
+    """What one match of this phrase adds to its category's score (finite, > 0)."""
+    language: str
+    """Lowercase ISO 639 code, e.g. ``en``."""
+    source: str
+    """Where the entry is defined, ``file:line``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lexicon:
+    entries: tuple[Entry, ...]
+    """Every phrase of every CSV file, in file then line order."""
+    identity_terms: frozenset[str]
+    """Identity terms, normalized, without punctuation at their ends; no entry is one of them."""
+    version: str
+    """First 12 hex digits of the SHA-256 of the lexicon files (names and contents)."""
+
+
+def load_lexicon(directory: pathlib.Path) -> Lexicon:
+    """Load and check every ``*.csv`` file of ``directory`` and its identity terms."""
+    csv_paths = sorted(directory.glob("*.csv"))
+    if not csv_paths:
+        raise LexiconError(directory, None, "files", "no *.csv lexicon file")
+    identity_path = directory / IDENTITY_TERMS_FILE
+    # Read once: the version then describes exactly the text that was checked.
+    texts = {path: _read_text(path) for path in [*csv_paths, identity_path]}
+    identity_terms = _parse_identity_terms(identity_path, texts[identity_path])
+    entries: list[Entry] = []
+    defined_at: dict[tuple[str, str], str] = {}
+    for path in csv_paths:
+        for line, row in _parse_rows(path, texts[path]):
+            entry = _entry(path, line, row, identity_terms)
+            earlier = defined_at.setdefault((entry.language, entry.key), entry.source)
+            if earlier != entry.source:
+                raise LexiconError(path, line, "phrase",
+                                   f"{entry.phrase!r} duplicates {earlier} (language {entry.language})")
+            entries.append(entry)
+    if not entries:
+        raise LexiconError(directory, None, "entries", "the CSV files hold no phrase")
+    return Lexicon(tuple(entries), identity_terms, _version(texts))
+
+
+def _trim_to_alphanumeric(key: str) -> str:
+    """Drop what is not a letter or digit at both ends: ``#trans!`` -> ``trans``."""
+    start, end = 0, len(key)
+    while start < end and not key[start].isalnum():
+        start += 1
+    while end > start and not key[end - 1].isalnum():
+        end -= 1
+    return key[start:end]
+
+
+def _read_text(path: pathlib.Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise LexiconError(path, None, "file", error.strerror or str(error)) from error
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise LexiconError(path, line, "encoding", "not UTF-8") from error
+
+
+def _parse_identity_terms(path: pathlib.Path, text: str) -> frozenset[str]:
+    terms = set()
+    for line, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        term = _trim_to_alphanumeric(normalize(raw.strip()).text)
+        if not term:
+            raise LexiconError(path, line, "term", f"{raw.strip()!r} has no letter or digit")
+        terms.add(term)
+    return frozenset(terms)
+
+
+def _parse_rows(path: pathlib.Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line, fields)`` for each non-blank row after the header."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+        if tuple(field.strip() for field in header) != COLUMNS:
+            raise LexiconError(path, 1, "header", f"expected {','.join(COLUMNS)}")
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue
+            if len(row) != len(COLUMNS):
+                raise LexiconError(path, reader.line_num, "row", f"expected {len(COLUMNS)} fields, found {len(row)}")
+            yield reader.line_num, [field.strip() for field in row]
+    except csv.Error as error:
+        raise LexiconError(path, reader.line_num, "row", str(error)) from error
+
+
+def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: frozenset[str]) -> Entry:
+    phrase, category, subcategory, severity, weight_text, language = fields
+
+    def fail(field: str, reason: str) -> LexiconError:
+        return LexiconError(path, line, field, reason)
+
+    key = normalize(phrase).text.strip()
+    if not key:
+        raise fail("phrase", "empty phrase")
+    if _trim_to_alphanumeric(key) in identity_terms:
+        raise fail("phrase", f"{phrase!r} is an identity term ({IDENTITY_TERMS_FILE}); "
+                             "an identity term alone must never raise a flag")
+    if category not in CATEGORIES:
+        raise fail("category", f"unknown category {category!r}; known: {', '.join(sorted(CATEGORIES))}")
+    if subcategory not in CATEGORIES[category]:
+        raise fail("subcategory", f"unknown subcategory {subcategory!r} of {category}; "
+                                  f"known: {', '.join(sorted(CATEGORIES[category]))}")
+    if severity not in SEVERITIES:
+        raise fail("severity", f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}")
+    try:
+        weight = float(weight_text)
+    except ValueError:
+        raise fail("weight", f"{weight_text!r} is not a number") from None
+    if not (math.isfinite(weight) and weight > 0):
+        raise fail("weight", f"{weight_text!r} must be a finite number > 0")
+    if not _LANGUAGE.fullmatch(language):
+        raise fail("language", f"{language!r} is not a lowercase ISO 639 code such as en")
+    return Entry(phrase, key, category, subcategory, severity, weight, language, f"{path.name}:{line}")
+
+
+def _version(texts: dict[pathlib.Path, str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(texts):
+        digest.update(f"{path.name}\0{texts[path]}\0".encode())
+    return digest.hexdigest()[:12]

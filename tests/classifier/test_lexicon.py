@@ -1,0 +1,139 @@
+"""Lexicon loading: every bad row is refused with its file, line and field."""
+
+import pytest
+
+from socialwatch.classifier import LexiconError
+from socialwatch.classifier.lexicon import CATEGORIES, load_lexicon
+from socialwatch.classifier.matcher import PACKAGED_LEXICONS
+from socialwatch.classifier.normalize import normalize
+
+HEADER = "phrase,category,subcategory,severity,weight,language\n"
+GOOD_ROW = "kill yourself,bullying,harassment,high,1.0,en\n"  # line 2; the row under test is line 3
+
+
+def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n"):
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    (directory / "identity_terms.txt").write_text(identity_terms, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "field"),
+    [
+        ("mean words,insults,targeted_insult,high,1.0,en", "category"),
+        ("mean words,bullying,ideation,high,1.0,en", "subcategory"),
+        ("mean words,bullying,threat,urgent,1.0,en", "severity"),
+        ("mean words,bullying,threat,high,0,en", "weight"),
+        ("mean words,bullying,threat,high,-1,en", "weight"),
+        ("mean words,bullying,threat,high,heavy,en", "weight"),
+        ("mean words,bullying,threat,high,,en", "weight"),
+        ("mean words,bullying,threat,high,nan,en", "weight"),
+        ("mean words,bullying,threat,high,inf,en", "weight"),
+        ("mean words,bullying,threat,high,1.0,EN", "language"),
+        ("mean words,bullying,threat,high,1.0", "row"),
+        ("mean words,bullying,threat,high,1.0,en,extra", "row"),
+        ("  ,bullying,threat,high,1.0,en", "phrase"),
+        ("gay,bullying,targeted_insult,high,1.0,en", "phrase"),  # identity term
+        ("GAY,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... in any case
+        ("ｔｒａｎｓ,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... in any width
+        ("#trans!,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... with punctuation at its ends
+        ("Kill  Yourself,bullying,threat,medium,0.5,en", "phrase"),  # duplicate of line 2 once normalized
+    ],
+)
+def test_a_bad_row_is_refused_naming_file_line_and_field(tmp_path, bad_row, field):
+    path = write_lexicon(tmp_path, HEADER + GOOD_ROW + bad_row + "\n")
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    error = caught.value
+    assert (error.file, error.line, error.field) == (path, 3, field)
+    assert str(error).startswith(f"{path}:3: {field}: ")
+
+
+def test_line_numbers_count_blank_lines(tmp_path):
+    path = write_lexicon(tmp_path, HEADER + GOOD_ROW + "\n\n" + "x,bullying,threat,high,1.0,en,extra\n")
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    assert (caught.value.file, caught.value.line) == (path, 5)
+
+
+@pytest.mark.parametrize("header", [
+    "",
+    "phrase,category,severity,weight,language\n",  # a column missing
+    "kys,bullying,harassment,high,1.0,en\n",  # a row where the header should be
+])
+def test_a_file_without_the_header_is_refused(tmp_path, header):
+    path = write_lexicon(tmp_path, header + GOOD_ROW)
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (path, 1, "header")
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_bad_line(tmp_path):
+    path = tmp_path / "en.csv"
+    write_lexicon(tmp_path, "")
+    path.write_bytes((HEADER + GOOD_ROW).encode() + b"caf\xe9,bullying,threat,high,1.0,en\n")
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    assert (caught.value.file, caught.value.line, caught.value.field) == (path, 3, "encoding")
+
+
+def test_a_directory_without_identity_terms_is_refused(tmp_path):
+    write_lexicon(tmp_path, HEADER + GOOD_ROW)
+    (tmp_path / "identity_terms.txt").unlink()
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    assert caught.value.file == tmp_path / "identity_terms.txt"
+
+
+@pytest.mark.parametrize(("name", "text"), [("notes.txt", GOOD_ROW), ("en.csv", HEADER)])
+def test_a_directory_without_any_phrase_is_refused(tmp_path, name, text):
+    write_lexicon(tmp_path, text, name=name)
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(tmp_path)
+    assert caught.value.file == tmp_path
+
+
+def test_the_same_phrase_may_appear_once_per_language(tmp_path):
+    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,en\n", name="en.csv")
+    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,es\n", name="es.csv")
+    assert [entry.source for entry in load_lexicon(tmp_path).entries] == ["en.csv:2", "es.csv:2"]
+
+
+def test_an_entry_keeps_the_phrase_as_written_and_matches_on_its_normalized_form(tmp_path):
+    write_lexicon(tmp_path, HEADER + " Kill  Yourself , bullying , harassment , high , 0.75 , en\n")
+    (entry,) = load_lexicon(tmp_path).entries
+    assert (entry.phrase, entry.key, entry.category, entry.subcategory, entry.severity, entry.weight,
+            entry.language, entry.source) == (
+        "Kill  Yourself", "kill yourself", "bullying", "harassment", "high", 0.75, "en", "en.csv:2")
+
+
+def test_identity_terms_file_allows_comments_and_blank_lines(tmp_path):
+    write_lexicon(tmp_path, HEADER + GOOD_ROW, identity_terms="# a comment\n\n  Queer  \nnon-binary\n")
+    assert load_lexicon(tmp_path).identity_terms == {"queer", "non-binary"}
+
+
+def test_the_version_changes_with_the_files_and_only_with_them(tmp_path):
+    path = write_lexicon(tmp_path, HEADER + GOOD_ROW)
+    first = load_lexicon(tmp_path).version
+    assert load_lexicon(tmp_path).version == first
+    path.write_text(HEADER + GOOD_ROW.replace("1.0", "0.9"), encoding="utf-8")
+    assert load_lexicon(tmp_path).version != first
+    assert len(first) == 12 and int(first, 16) >= 0
+
+
+def test_the_packaged_lexicon_loads_and_holds_no_identity_term():
+    lexicon = load_lexicon(PACKAGED_LEXICONS)
+    lines = (PACKAGED_LEXICONS / "identity_terms.txt").read_text(encoding="utf-8").splitlines()
+    identity_terms = {normalize(line.strip()).text for line in lines if line.strip() and not line.startswith("#")}
+    assert {"gay", "lesbian", "bi", "bisexual", "trans", "transgender", "queer", "nonbinary", "muslim",
+            "jewish", "black"} <= identity_terms
+    offending = [entry.source for entry in lexicon.entries
+                 if entry.key.strip("#@!?.,'\"-_ ") in identity_terms]
+    assert offending == []
+
+
+def test_the_packaged_lexicon_covers_every_category():
+    lexicon = load_lexicon(PACKAGED_LEXICONS)
+    assert {entry.category for entry in lexicon.entries} == set(CATEGORIES)
+    assert {entry.language for entry in lexicon.entries} == {"en", "es", "nl", "pt"}

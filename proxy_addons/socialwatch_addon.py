@@ -1,6 +1,6 @@
 """mitmproxy addon: record district devices' social-media activity.
 
-    mitmdump -s proxy_addons/socialwatch.py --set socialwatch_config=socialwatch.toml
+    mitmdump -s proxy_addons/socialwatch_addon.py --set socialwatch_config=socialwatch.toml
 
 (`socialwatch run` loads the same addon.) TLS connections that are not from a
 district device to a social-media platform are passed through undecrypted, so

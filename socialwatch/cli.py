@@ -89,7 +89,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _run(args: argparse.Namespace) -> int:
     from mitmproxy.tools.main import mitmdump
 
-    from socialwatch.proxy_addons import socialwatch as addon
+    from socialwatch.proxy_addons import socialwatch_addon as addon
 
     config = _config(args)  # validate before the proxy starts
     mitm_args = [

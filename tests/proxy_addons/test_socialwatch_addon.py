@@ -8,7 +8,7 @@ from mitmproxy.options import Options
 from mitmproxy.proxy.context import Context
 from mitmproxy.test import taddons, tflow
 
-from socialwatch.proxy_addons import socialwatch as addon_module
+from socialwatch.proxy_addons import socialwatch_addon as addon_module
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
+import json as json_module
 import os
 import pathlib
 import socket
@@ -11,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 import httpx
@@ -18,7 +21,7 @@ import httpx
 from support.tls_certs import UpstreamCerts
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-ADDON = REPO / "proxy_addons" / "socialwatch.py"
+ADDON = REPO / "proxy_addons" / "socialwatch_addon.py"
 REDIRECT = pathlib.Path(__file__).with_name("upstream_redirect.py")
 BIN = pathlib.Path(sys.executable).parent
 
@@ -48,13 +51,67 @@ class Proxy:
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
 
-    def client(self, source_ip: str, *, trust: list[pathlib.Path] | None = None) -> httpx.Client:
-        """An HTTPS client on `source_ip` that uses the proxy and trusts its CA (plus `trust`)."""
-        context = ssl.create_default_context(cafile=str(self.ca_pem))
-        for extra in trust or []:
-            context.load_verify_locations(cafile=str(extra))
-        transport = httpx.HTTPTransport(proxy=self.url, local_address=source_ip, verify=context)
-        return httpx.Client(transport=transport, timeout=10)
+    def client(self, source_ip: str, trust: list[pathlib.Path] = ()) -> DeviceClient:
+        """A device at `source_ip` that browses through the proxy and trusts its CA (and `trust`)."""
+        return DeviceClient(self, source_ip, trust)
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+
+class DeviceClient:
+    """HTTPS through the proxy (CONNECT, then TLS) from one source address, as a district device would.
+
+    The standard library's http.client is used because it binds the source
+    address of the proxy connection; httpx and httpcore do not for proxied requests.
+    """
+
+    def __init__(self, proxy: Proxy, source_ip: str, trust: list[pathlib.Path] = ()):
+        self.proxy = proxy
+        self.source_ip = source_ip
+        self.context = ssl.create_default_context(cafile=str(proxy.ca_pem))
+        for pem in trust:
+            self.context.load_verify_locations(cafile=str(pem))
+
+    def get(self, url: str) -> Response:
+        return self.request("GET", url)
+
+    def post(self, url: str, *, data: dict | None = None, json: object = None, content: bytes = b"",
+             headers: dict | None = None) -> Response:
+        headers = dict(headers or {})
+        if data is not None:
+            content = urllib.parse.urlencode(data).encode()
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        elif json is not None:
+            content = json_module.dumps(json).encode()
+            headers["content-type"] = "application/json"
+        return self.request("POST", url, content=content, headers=headers)
+
+    def request(self, method: str, url: str, *, content: bytes | None = None, headers: dict | None = None) -> Response:
+        parts = urllib.parse.urlsplit(url)
+        conn = self.connect(parts.hostname, parts.port or 443)
+        try:
+            conn.request(method, urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
+                         body=content, headers=headers or {})
+            response = conn.getresponse()
+            return Response(response.status, response.read())
+        finally:
+            conn.close()
+
+    def connect(self, host: str, port: int = 443) -> http.client.HTTPSConnection:
+        conn = http.client.HTTPSConnection("127.0.0.1", self.proxy.port, source_address=(self.source_ip, 0),
+                                           context=self.context, timeout=10)
+        conn.set_tunnel(host, port)
+        return conn
+
+    def __enter__(self) -> DeviceClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: pathlib.Path, timeout: float = 30.0) -> None:
@@ -78,7 +135,7 @@ def running_mitmdump(
     district_subnets: list[str],
     options: dict[str, str] | None = None,
 ) -> Iterator[Proxy]:
-    """mitmdump -s proxy_addons/socialwatch.py, its upstream sent to the local stand-in server."""
+    """mitmdump -s proxy_addons/socialwatch_addon.py, its upstream sent to the local stand-in server."""
     workdir.mkdir(parents=True, exist_ok=True)
     proxy = Proxy(port=free_port(), metrics_port=free_port(), confdir=workdir / "mitmproxy", log=workdir / "mitmdump.log")
     settings = {

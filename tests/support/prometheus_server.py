@@ -1,0 +1,61 @@
+"""A real Prometheus (Debian's package) scraping socialwatch on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from support.proxy import free_port, wait_for_port
+
+
+class Prometheus:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+
+    def query(self, promql: str) -> list[dict]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
+        response.raise_for_status()
+        return response.json()["data"]["result"]
+
+    def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict]:
+        """Query until the result is non-empty (scrapes happen every second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql)
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def running_prometheus(workdir: pathlib.Path, targets: list[str]) -> Iterator[Prometheus]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise RuntimeError("prometheus is not installed: run `make test`, which installs Debian's package")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: socialwatch\n    static_configs:\n"
+        f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+    )
+    port = free_port()
+    log = workdir / "prometheus.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, log)
+        yield Prometheus(port)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -1,0 +1,59 @@
+"""The `socialwatch` command, run as a user runs it (a subprocess)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def socialwatch(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "socialwatch"), *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def test_version_names_the_components():
+    result = socialwatch("version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("socialwatch ")
+    assert "mitmproxy 12.2" in result.stdout
+
+
+def test_classify_prints_flags_with_offsets():
+    result = socialwatch("classify", "nobody likes you, kill yourself")
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    output = json.loads(line)
+    [flag] = output["flags"]
+    assert flag["category"] == "bullying"
+    phrases = {m["phrase"]: (m["start"], m["end"]) for m in flag["matches"]}
+    start, end = phrases["kill yourself"]
+    assert output["text"][start:end] == "kill yourself"
+
+
+def test_classify_reads_standard_input_one_text_a_line():
+    result = socialwatch("classify", stdin="i am gay\ni want to die\n")
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["text"] for o in outputs] == ["i am gay", "i want to die"]
+    assert outputs[0]["flags"] == []
+    assert outputs[1]["flags"][0]["category"] == "selfharm"
+
+
+def test_a_bad_configuration_exits_2_naming_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[storage]\nbatch_sise = 10\n")
+    result = socialwatch("db", "status", "--config", str(config))
+    assert result.returncode == 2
+    assert "storage.batch_sise: unknown key" in result.stderr
+
+
+def test_db_migrate_is_idempotent_and_status_shows_the_version(tmp_path):
+    url = f"chdb:{tmp_path / 'store'}"
+    first = socialwatch("db", "migrate", "--storage-url", url)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001" in first.stdout
+    second = socialwatch("db", "migrate", "--storage-url", url)
+    assert second.stdout.strip().endswith("up to date")
+    status = socialwatch("db", "status", "--storage-url", url)
+    assert "schema version 1" in status.stdout and "pending" not in status.stdout

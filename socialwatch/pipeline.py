@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 30.0
+_WAKE_UP = object()
+"""Put on the queue by stop() so that an idle writer notices at once."""
 
 
 class Pipeline:
@@ -44,7 +46,7 @@ class Pipeline:
         self.metrics = metrics
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._queue: queue.Queue[ActivityEvent] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[ActivityEvent | object] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="socialwatch-writer", daemon=True)
         metrics.track_queue(self._queue.qsize)
@@ -64,10 +66,19 @@ class Pipeline:
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued (within `timeout`), then stop the writer thread."""
         self._stopping.set()
+        try:
+            self._queue.put_nowait(_WAKE_UP)
+        except queue.Full:
+            pass  # a writer with a full queue is not idle: it sees the stop flag after its next event
         self._thread.join(timeout)
-        unsent = self._queue.qsize()
-        if self._thread.is_alive() or unsent:
-            log.error("socialwatch writer stopped with %d events unsent", unsent)
+        unsent = 0
+        while True:
+            try:
+                unsent += self._queue.get_nowait() is not _WAKE_UP
+            except queue.Empty:
+                break
+        if unsent:
+            log.error("socialwatch: writer stopped with %d queued events unsent", unsent)
             self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(unsent)
 
     def _run(self) -> None:
@@ -76,15 +87,16 @@ class Pipeline:
         while not (self._stopping.is_set() and self._queue.empty()):
             wait = max(0.0, deadline - time.monotonic()) if batch else self.flush_interval
             try:
-                event = self._queue.get(timeout=min(wait, 0.1) if self._stopping.is_set() else wait)
+                event = self._queue.get(timeout=0 if self._stopping.is_set() else wait)
             except queue.Empty:
                 pass
             else:
-                if not batch:
-                    deadline = time.monotonic() + self.flush_interval
-                flags = self._classify(event)
-                # Content is kept only for flagged events: the rest lose their text here.
-                batch.append((event if flags else event.without_text(), flags))
+                if event is not _WAKE_UP:
+                    if not batch:
+                        deadline = time.monotonic() + self.flush_interval
+                    flags = self._classify(event)
+                    # Content is kept only for flagged events: the rest lose their text here.
+                    batch.append((event if flags else event.without_text(), flags))
             if batch and (len(batch) >= self.batch_size or time.monotonic() >= deadline or self._stopping.is_set()):
                 if not self._write(batch):
                     self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(len(batch))

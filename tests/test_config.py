@@ -59,3 +59,12 @@ def test_command_line_overrides_win_over_the_file(tmp_path):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_every_key_is_documented():
+    from socialwatch.config import Config
+
+    documented = (REPO / "docs" / "configuration.md").read_text()
+    for section, model in Config.model_fields.items():
+        for key in model.annotation.model_fields:
+            assert f"`{section}.{key}`" in documented, f"{section}.{key} is not in docs/configuration.md"

@@ -1,0 +1,148 @@
+"""The pipeline between the proxy and storage, against a real ClickHouse server.
+
+It never blocks the proxy, batches by size and by time, keeps text only for
+flagged events, survives storage failures by retrying, and counts every event
+it cannot keep.
+"""
+
+import time
+import uuid
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from socialwatch.classifier import Classifier
+from socialwatch.dashboards.metrics import Metrics
+from socialwatch.events import ActivityEvent, utcnow
+from socialwatch.pipeline import Pipeline
+from socialwatch.storage import open_storage
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.load()
+
+
+@pytest.fixture
+def store(clickhouse_server):
+    store = open_storage(clickhouse_server.url_for(f"pipeline_{uuid.uuid4().hex[:8]}"))
+    store.migrate()
+    yield store
+    store.close()
+
+
+def event(text: str = "", device: str = "10.0.0.5") -> ActivityEvent:
+    return ActivityEvent(
+        event_id=uuid.uuid4(), time=utcnow(), device=device, user="", platform="instagram",
+        host="www.instagram.com", method="POST", path="/api/v1/web/comments/1/add/", action="comment",
+        status=200, request_bytes=len(text), response_bytes=10, text=text,
+    )
+
+
+def pipeline(classifier, store, **settings) -> tuple[Pipeline, Metrics]:
+    metrics = Metrics(CollectorRegistry())
+    options = {"queue_size": 100, "batch_size": 50, "flush_interval": 0.2, **settings}
+    return Pipeline(classifier, store, metrics, **options), metrics
+
+
+def value(metrics: Metrics, name: str, **labels) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def wait_for_count(store, table: str, expected: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        [row] = store.query(f"SELECT count() AS n FROM {{database}}.{table}")
+        if row["n"] >= expected or time.monotonic() > deadline:
+            return row["n"]
+        time.sleep(0.05)
+
+
+def test_events_are_classified_and_written_and_text_is_kept_only_when_flagged(classifier, store):
+    p, metrics = pipeline(classifier, store)
+    p.start()
+    assert p.submit(event("i want to die"))
+    assert p.submit(event("see you at practice"))
+    assert p.submit(event())
+    assert wait_for_count(store, "events", 3) == 3
+    p.stop()
+    [flag] = store.query("SELECT category, text FROM {database}.flags")
+    assert flag == {"category": "selfharm", "text": "i want to die"}
+    assert value(metrics, "socialwatch_storage_rows_written_total", table="events") == 3
+    assert value(metrics, "socialwatch_storage_rows_written_total", table="flags") == 1
+    assert value(metrics, "socialwatch_classification_duration_seconds_count") == 2, "empty text is not classified"
+
+
+def test_a_partial_batch_is_written_after_the_flush_interval(classifier, store):
+    p, _ = pipeline(classifier, store, batch_size=1000, flush_interval=0.3)
+    p.start()
+    p.submit(event())
+    started = time.monotonic()
+    assert wait_for_count(store, "events", 1) == 1
+    assert time.monotonic() - started < 5
+    p.stop()
+
+
+def test_a_full_batch_is_written_in_one_insert(classifier, store):
+    p, _ = pipeline(classifier, store, batch_size=20, flush_interval=30)
+    for _ in range(20):
+        p.submit(event())
+    p.start()
+    assert wait_for_count(store, "events", 20, timeout=5) == 20, "written by size, long before the 30 s interval"
+    started = time.monotonic()
+    p.stop()
+    assert time.monotonic() - started < 2, "an idle writer stops at once"
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(classifier, store):
+    p, metrics = pipeline(classifier, store, queue_size=3)
+    started = time.monotonic()
+    accepted = [p.submit(event()) for _ in range(5)]
+    assert time.monotonic() - started < 0.5
+    assert accepted == [True, True, True, False, False]
+    assert value(metrics, "socialwatch_events_dropped_total", reason="queue_full") == 2
+    assert value(metrics, "socialwatch_event_queue_depth") == 3
+    p.start()
+    assert wait_for_count(store, "events", 3) == 3
+    p.stop()
+
+
+def test_a_failed_insert_is_retried_until_storage_is_back(classifier, clickhouse_server):
+    # The database does not exist yet: inserts fail until it is migrated.
+    store = open_storage(clickhouse_server.url_for(f"late_{uuid.uuid4().hex[:8]}"))
+    p, metrics = pipeline(classifier, store, flush_interval=0.1)
+    p.start()
+    p.submit(event("kill yourself"))
+    deadline = time.monotonic() + 10
+    while value(metrics, "socialwatch_storage_insert_errors_total") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value(metrics, "socialwatch_storage_insert_errors_total") >= 1
+    store.migrate()
+    assert wait_for_count(store, "flags", 1) == 1
+    assert wait_for_count(store, "events", 1) == 1
+    p.stop()
+    assert value(metrics, "socialwatch_events_dropped_total", reason="unsent_at_shutdown") == 0
+    store.close()
+
+
+def test_stop_writes_the_partial_batch(classifier, store):
+    p, metrics = pipeline(classifier, store, batch_size=1000, flush_interval=30)
+    p.start()
+    for _ in range(3):
+        p.submit(event())
+    time.sleep(0.2)
+    p.stop()
+    assert wait_for_count(store, "events", 3, timeout=0) == 3
+    assert value(metrics, "socialwatch_events_dropped_total", reason="unsent_at_shutdown") == 0
+
+
+def test_events_that_cannot_be_written_by_shutdown_are_counted(classifier):
+    store = open_storage("clickhouse://default:@127.0.0.1:9/never?connect_timeout=0.2")
+    p, metrics = pipeline(classifier, store, flush_interval=0.05)
+    p.start()
+    for _ in range(4):
+        p.submit(event())
+    time.sleep(0.3)
+    p.stop(timeout=5)
+    assert value(metrics, "socialwatch_events_dropped_total", reason="unsent_at_shutdown") == 4
+    store.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.proxy import Proxy, free_port, wait_for_port
+from support.processes import free_port, wait_for_port
+from support.proxy import Proxy
 from support.tls_certs import make_upstream_certs
 from support.upstream import UpstreamServer
 

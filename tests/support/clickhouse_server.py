@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
+from support.processes import free_port, stop
+
 START_TIMEOUT = 30.0
 SERVER_TIME_ZONE = "America/Chicago"
 
@@ -82,7 +84,7 @@ class ClickHouseServer:
 def clickhouse_server(tmp_path_factory: pytest.TempPathFactory):
     binary = _find_binary()
     directory = tmp_path_factory.mktemp("clickhouse")
-    port, http_port = _free_port(), _free_port()
+    port, http_port = free_port(), free_port()
     (directory / "config.xml").write_text(
         CONFIG.format(dir=directory, port=port, http_port=http_port, time_zone=SERVER_TIME_ZONE))
     (directory / "users.xml").write_text(USERS)
@@ -95,12 +97,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory):
         version = _wait_until_ready(process, "127.0.0.1", port, directory)
         yield ClickHouseServer("127.0.0.1", port, http_port, version, directory)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
 
 
 def _find_binary() -> str:
@@ -111,12 +108,6 @@ def _find_binary() -> str:
         pytest.fail("clickhouse-server is not installed: run `make test`, which installs "
                     "Debian's clickhouse-server package and then runs the tests", pytrace=False)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_until_ready(process: subprocess.Popen, host: str, port: int, directory: Path) -> str:

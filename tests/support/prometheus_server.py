@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from support.proxy import free_port, wait_for_port
+from support.processes import free_port, stop, wait_for_port
 
 
 class Prometheus:
@@ -57,5 +57,4 @@ def running_prometheus(workdir: pathlib.Path, targets: list[str]) -> Iterator[Pr
         wait_for_port(port, process, log)
         yield Prometheus(port)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop(process)

@@ -8,28 +8,21 @@ import http.client
 import json as json_module
 import os
 import pathlib
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 
 import httpx
 
+from support.processes import free_port, stop, wait_for_port
 from support.tls_certs import UpstreamCerts
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ADDON = REPO / "proxy_addons" / "socialwatch_addon.py"
 REDIRECT = pathlib.Path(__file__).with_name("upstream_redirect.py")
 BIN = pathlib.Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclasses.dataclass
@@ -114,17 +107,6 @@ class DeviceClient:
         pass
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log: pathlib.Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @contextlib.contextmanager
 def running_mitmdump(
     workdir: pathlib.Path,
@@ -160,9 +142,4 @@ def running_mitmdump(
         wait_for_port(proxy.metrics_port, process, proxy.log)
         yield proxy
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

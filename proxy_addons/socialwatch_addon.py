@@ -201,6 +201,7 @@ class SocialWatch:
             status=status,
             request_bytes=_body_size(request),
             response_bytes=flow.metadata.get(RESPONSE_BYTES, 0),
+            protocol=request.scheme,
             text=flow.metadata.get(TEXT, ""),
         )
         self.metrics.activity.labels(platform=platform, action=action).inc()

@@ -37,6 +37,12 @@ class ActivityEvent:
     """Size of the request body on the wire."""
     response_bytes: int
     """Size of the response body on the wire."""
+    source: str = "proxy"
+    """How it was seen: ``proxy`` (a decrypted request), ``passthrough`` (a TLS connection
+    the proxy passed through, known by its server name only) or ``sensor`` (observed
+    passively on the network)."""
+    protocol: str = "https"
+    """Where the name came from: ``http``, ``https``, ``tls`` (server name), ``dns`` or ``quic``."""
     text: str = dataclasses.field(default="", repr=False)
     """What the student wrote, extracted from the request body. Kept in memory only
     long enough to classify it; stored only if the classifier flags it."""

@@ -117,6 +117,7 @@ def test_a_bullying_comment_from_a_district_device_is_recorded_flagged_and_count
     assert event["status"] == 200
     assert event["request_bytes"] > 0 and event["response_bytes"] > 0
     assert event["flagged"] == 1
+    assert (event["source"], event["protocol"]) == ("proxy", "https")
 
     flags = rows(store, "SELECT * FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
     assert [f["category"] for f in flags] == ["bullying"]

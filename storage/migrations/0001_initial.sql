@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS {database}.events
     status UInt16 COMMENT 'HTTP response status, 0 when there was no response',
     request_bytes UInt64 COMMENT 'Request body size on the wire',
     response_bytes UInt64 COMMENT 'Response body size on the wire',
-    flagged UInt8 COMMENT '1 when the classifier raised at least one flag (see flags)'
+    flagged UInt8 COMMENT '1 when the classifier raised at least one flag (see flags)',
+    source String COMMENT 'How it was seen: proxy (decrypted), passthrough (server name only) or sensor (passive)',
+    protocol String COMMENT 'http, https, tls, dns or quic'
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)

@@ -37,6 +37,16 @@ class Metrics:
             "TLS connections passed through undecrypted, by reason (not_district, not_social, no_sni).",
             ["reason"], registry=registry,
         )
+        self.pinned_detected = Counter(
+            "socialwatch_pinned_clients_detected",
+            "Devices that refused the proxy's certificate for a platform host; their later "
+            "connections to it pass through (recorded as metadata).", registry=registry,
+        )
+        self.evictions = Counter(
+            "socialwatch_state_evictions",
+            "Entries pushed out of a bounded in-memory table because it was full, by table.",
+            ["table"], registry=registry,
+        )
         self.bodies_skipped = Counter(
             "socialwatch_bodies_skipped",
             "Request bodies not read for text, by reason (too_large, malformed_json, invalid_utf8, ...).",

@@ -8,10 +8,14 @@ exception other than `BodySkipped` escape for any input.
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.parse
 import zlib
 from collections.abc import Iterator
+
+import brotli
+import zstandard
 
 MAX_FORM_FIELDS = 1000
 """A form with more fields than this is skipped (parse_qsl's own bound)."""
@@ -49,7 +53,40 @@ def decode_content(raw: bytes, content_encoding: str, limit: int) -> bytes:
         if len(out) > limit or decompressor.unconsumed_tail:
             raise BodySkipped("too_large")
         return out
+    if encoding == "br":
+        return _brotli(raw, limit)
+    if encoding == "zstd":
+        return _zstd(raw, limit)
     raise BodySkipped("unsupported_encoding")
+
+
+def _brotli(raw: bytes, limit: int) -> bytes:
+    decompressor = brotli.Decompressor()
+    try:
+        out = decompressor.process(raw, output_buffer_limit=limit + 1)
+    except brotli.error:
+        raise BodySkipped("bad_encoding") from None
+    if len(out) > limit:
+        raise BodySkipped("too_large")
+    if not decompressor.is_finished():
+        raise BodySkipped("bad_encoding")  # truncated stream
+    return out
+
+
+def _zstd(raw: bytes, limit: int) -> bytes:
+    out = bytearray()
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)) as reader:
+            while len(out) <= limit:
+                chunk = reader.read(limit + 1 - len(out))
+                if not chunk:
+                    break
+                out += chunk
+    except zstandard.ZstdError:
+        raise BodySkipped("bad_encoding") from None
+    if len(out) > limit:
+        raise BodySkipped("too_large")
+    return bytes(out)
 
 
 def extract_text(raw: bytes, content_type: str, content_encoding: str, fields: frozenset[str], limit: int) -> str:

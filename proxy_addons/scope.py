@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable
 
-from socialwatch.proxy_addons.catalog import Catalog
+from socialwatch.proxy_addons.catalog import Catalog, HostMatch
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsDecision:
+    """What to do with a TLS connection, decided at its ClientHello."""
+
+    passthrough_reason: str | None
+    """None to decrypt; else why not: not_district, no_sni, not_social, media, file_sharing, piracy, pinned."""
+    match: HostMatch | None
+    """The catalog entry of the server name, when it is from a district device and in the catalog."""
+
+    @property
+    def record_metadata(self) -> bool:
+        """A passed-through connection to a catalog host is still recorded, from its server name."""
+        return self.passthrough_reason is not None and self.match is not None
 
 
 class DistrictScope:
@@ -16,7 +32,7 @@ class DistrictScope:
     >>> scope = DistrictScope([ipaddress.ip_network("10.0.0.0/8")], Catalog.load())
     >>> scope.platform_for("10.1.2.3", "www.instagram.com")
     'instagram'
-    >>> scope.passthrough_reason("192.0.2.7", "www.instagram.com")
+    >>> scope.tls_decision("192.0.2.7", "www.instagram.com").passthrough_reason
     'not_district'
     """
 
@@ -34,17 +50,24 @@ class DistrictScope:
         return any(address in subnet for subnet in self.subnets)
 
     def platform_for(self, client_ip: str, host: str) -> str | None:
-        """The platform of a request, or None when it is not ours to record."""
+        """The platform of a decrypted request, or None when it is not ours to record."""
         if not self.is_district(client_ip):
             return None
         return self.catalog.platform_for(host)
 
-    def passthrough_reason(self, client_ip: str, sni: str | None) -> str | None:
-        """Why a TLS connection must not be decrypted, or None to intercept it."""
+    def tls_decision(self, client_ip: str, sni: str | None, pinned: bool = False) -> TlsDecision:
+        """Decrypt only district devices' connections to hosts where words travel."""
         if not self.is_district(client_ip):
-            return "not_district"
+            return TlsDecision("not_district", None)
         if not sni:
-            return "no_sni"
-        if self.catalog.platform_for(sni) is None:
-            return "not_social"
-        return None
+            return TlsDecision("no_sni", None)
+        match = self.catalog.lookup(sni)
+        if match is None:
+            return TlsDecision("not_social", None)
+        if match.media:
+            return TlsDecision("media", match)
+        if not match.intercept:
+            return TlsDecision(match.category, match)
+        if pinned:
+            return TlsDecision("pinned", match)
+        return TlsDecision(None, match)

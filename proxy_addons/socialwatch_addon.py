@@ -27,6 +27,7 @@ from socialwatch.pipeline import Pipeline
 from socialwatch.proxy_addons.actions import RequestRules
 from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
 from socialwatch.proxy_addons.catalog import Catalog
+from socialwatch.proxy_addons.pinning import PinnedClients
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "socialwatch.platform"
 TEXT = "socialwatch.text"
 RESPONSE_BYTES = "socialwatch.response_bytes"
+PINNED_CLIENTS_MAX = 10_000
+"""Most (device, host) pairs remembered as certificate-pinned."""
 MAX_FIELD_CHARS = 2048
 """Host and path longer than this are cut: they are metadata, not content."""
 
@@ -47,6 +50,7 @@ class SocialWatch:
         self.config: Config | None = None
         self.scope: DistrictScope | None = None
         self.pipeline: Pipeline | None = None
+        self.pinned = PinnedClients(max_entries=PINNED_CLIENTS_MAX, ttl_seconds=86_400)
         self._metrics_server = None
 
     def load(self, loader):
@@ -89,6 +93,7 @@ class SocialWatch:
             raise exceptions.OptionsError("socialwatch: storage and metrics settings change only on restart")
         self.config = config
         self.scope = DistrictScope(config.proxy.district_subnets, self.catalog)
+        self.pinned.ttl_seconds = config.proxy.pinned_client_ttl_seconds
 
     def running(self):
         config = self.config
@@ -127,10 +132,28 @@ class SocialWatch:
             self._metrics_server = None
 
     def tls_clienthello(self, data: tls.ClientHelloData):
-        reason = self.scope.passthrough_reason(data.context.client.peername[0], data.client_hello.sni)
-        if reason is not None:
-            data.ignore_connection = True
-            self.metrics.passthrough.labels(reason=reason).inc()
+        client, sni = data.context.client.peername[0], data.client_hello.sni
+        decision = self.scope.tls_decision(client, sni, pinned=bool(sni) and self.pinned.contains(client, sni))
+        if decision.passthrough_reason is None:
+            return
+        data.ignore_connection = True
+        self.metrics.passthrough.labels(reason=decision.passthrough_reason).inc()
+        if decision.record_metadata:
+            match = decision.match
+            self._submit(ActivityEvent(
+                event_id=uuid.uuid4(), time=datetime.datetime.now(datetime.timezone.utc), device=client, user="",
+                platform=match.platform, host=_clean(sni), method="", path="",
+                action="media" if match.media else "connect", status=0, request_bytes=0, response_bytes=0,
+                source="passthrough", protocol="tls",
+            ))
+
+    def tls_failed_client(self, data: tls.TlsData):
+        """A district device refused our certificate for a platform host: a pinned app. Let it through next time."""
+        client, sni = data.context.client.peername[0], data.context.client.sni
+        if sni and self.scope.tls_decision(client, sni).passthrough_reason is None:
+            evicted = self.pinned.add(client, sni)
+            self.metrics.pinned_detected.inc()
+            self.metrics.evictions.labels(table="pinned_clients").inc(evicted)
 
     def requestheaders(self, flow: http.HTTPFlow):
         platform = self.scope.platform_for(flow.client_conn.peername[0], flow.request.pretty_host)
@@ -182,7 +205,7 @@ class SocialWatch:
 
     def _record(self, flow: http.HTTPFlow, status: int) -> None:
         platform = flow.metadata.get(PLATFORM)
-        if platform is None or self.pipeline is None:
+        if platform is None:
             return
         request = flow.request
         path = request.path.split("?", 1)[0]
@@ -204,7 +227,12 @@ class SocialWatch:
             protocol=request.scheme,
             text=flow.metadata.get(TEXT, ""),
         )
-        self.metrics.activity.labels(platform=platform, action=action).inc()
+        self._submit(event)
+
+    def _submit(self, event: ActivityEvent) -> None:
+        if self.pipeline is None:
+            return
+        self.metrics.activity.labels(platform=event.platform, action=event.action).inc()
         self.pipeline.submit(event)
 
 

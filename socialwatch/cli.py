@@ -4,6 +4,7 @@
     socialwatch db migrate  bring the storage schema up to date
     socialwatch db status   show the schema version and pending migrations
     socialwatch classify    classify text given as arguments or on standard input
+    socialwatch platforms lookup HOST...   which platform each host belongs to
     socialwatch version     print versions
 
 Every subcommand reads the same configuration file (--config); the options
@@ -64,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_arguments(classify)
     classify.add_argument("text", nargs="*", help="texts to classify; none: one text per line of standard input")
     classify.set_defaults(handler=_classify)
+
+    platforms = commands.add_parser("platforms", help="the platform catalog").add_subparsers(
+        dest="platforms_command", required=True)
+    lookup = platforms.add_parser("lookup", help="print HOST<TAB>PLATFORM_ID (or -) for each host")
+    lookup.add_argument("hosts", nargs="+", metavar="HOST")
+    lookup.set_defaults(handler=_platforms_lookup)
 
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(handler=_version)
@@ -155,6 +162,15 @@ def _classify(args: argparse.Namespace) -> int:
     for text in texts:
         flags = classifier.classify(text)
         print(json.dumps({"text": text, "flags": [dataclasses.asdict(flag) for flag in flags]}, ensure_ascii=False))
+    return 0
+
+
+def _platforms_lookup(args: argparse.Namespace) -> int:
+    from socialwatch.proxy_addons.catalog import Catalog
+
+    catalog = Catalog.load()
+    for host in args.hosts:
+        print(f"{host}\t{catalog.platform_for(host) or '-'}")
     return 0
 
 

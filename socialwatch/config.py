@@ -38,6 +38,11 @@ class ProxyConfig(_Section):
         description="Largest request body (on the wire and after decompression) read for text. "
         "Larger bodies are skipped and counted.",
     )
+    pinned_client_ttl_seconds: float = Field(
+        86_400, gt=0,
+        description="How long a device that refused the proxy's certificate for a host (a pinned app) "
+        "gets that host passed through undecrypted.",
+    )
     confdir: pathlib.Path = Field(
         pathlib.Path("~/.socialwatch/mitmproxy"),
         description="mitmproxy's directory: the proxy's CA certificate and key live here.",

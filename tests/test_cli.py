@@ -57,3 +57,11 @@ def test_db_migrate_is_idempotent_and_status_shows_the_version(tmp_path):
     assert second.stdout.strip().endswith("up to date")
     status = socialwatch("db", "status", "--storage-url", url)
     assert "schema version 1" in status.stdout and "pending" not in status.stdout
+
+
+def test_platforms_lookup_prints_one_line_per_host():
+    result = socialwatch("platforms", "lookup", "www.instagram.com", "notinstagram.com", "pbs.twimg.com", "mega.nz")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "www.instagram.com\tinstagram", "notinstagram.com\t-", "pbs.twimg.com\tx", "mega.nz\tmega",
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import subprocess
 import time
 import uuid
@@ -28,7 +29,8 @@ DISTRICT_SUBNET = "127.10.0.0/16"
 DISTRICT_DEVICE = "127.10.0.5"
 OUTSIDE_DEVICE = "127.20.0.5"
 MAX_BODY_BYTES = 4096
-HOSTS = ["www.instagram.com", "i.instagram.com", "www.example.org"]
+HOSTS = ["www.instagram.com", "i.instagram.com", "www.example.org", "scontent.cdninstagram.com", "mega.nz"]
+PINNED_APP_DEVICE = "127.10.0.77"
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +177,37 @@ def test_a_device_outside_the_district_is_neither_decrypted_nor_recorded(proxy, 
     assert store.query(
         "SELECT count() AS n FROM {database}.events WHERE device = {d:String}", {"d": OUTSIDE_DEVICE}
     ) == [{"n": 0}]
+
+
+@pytest.mark.parametrize("host, platform, action", [
+    ("scontent.cdninstagram.com", "instagram", "media"),
+    ("mega.nz", "mega", "connect"),
+])
+def test_media_and_file_sharing_hosts_pass_through_and_are_recorded_as_metadata(proxy, store, upstream, host,
+                                                                                 platform, action):
+    _, certs = upstream
+    assert tunnel_issuer(proxy, DISTRICT_DEVICE, host, trust=[proxy.ca_pem, certs.ca_pem]) == UPSTREAM_CA_NAME
+    [event] = rows(store, "SELECT * FROM {database}.events WHERE host = {host:String}", {"host": host})
+    assert (event["platform"], event["action"], event["source"], event["protocol"], event["device"]) == (
+        platform, action, "passthrough", "tls", DISTRICT_DEVICE)
+    assert event["path"] == "" and event["flagged"] == 0
+
+
+def test_a_pinned_app_that_refuses_the_proxy_certificate_is_passed_through_next_time(proxy, store, upstream):
+    _, certs = upstream
+    app = proxy.client(PINNED_APP_DEVICE, trust=[certs.ca_pem], trust_proxy=False)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        app.get("https://i.instagram.com/api/v1/feed/timeline/")
+    deadline = time.monotonic() + 5
+    while counter(proxy, "socialwatch_pinned_clients_detected_total") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert app.get("https://i.instagram.com/api/v1/feed/timeline/").status == 200
+    assert tunnel_issuer(proxy, PINNED_APP_DEVICE, "i.instagram.com", trust=[certs.ca_pem]) == UPSTREAM_CA_NAME
+    assert counter(proxy, "socialwatch_connections_passed_through_total", reason="pinned") >= 2
+    events = rows(store, "SELECT * FROM {database}.events WHERE device = {d:String}", {"d": PINNED_APP_DEVICE},
+                  at_least=2)
+    assert {(e["platform"], e["source"], e["host"]) for e in events} == {("instagram", "passthrough", "i.instagram.com")}
+    assert "/api/v1/feed/timeline/" not in {e["path"] for e in events}, "a pinned connection is never decrypted"
 
 
 def test_the_district_device_gets_the_proxy_certificate_for_a_platform(proxy, upstream):

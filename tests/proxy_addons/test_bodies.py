@@ -2,7 +2,9 @@ import gzip
 import json
 import zlib
 
+import brotli
 import pytest
+import zstandard
 
 from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
 
@@ -39,6 +41,8 @@ def test_passwords_and_tokens_are_never_extracted():
     ("gzip", gzip.compress),
     ("deflate", zlib.compress),
     ("deflate", lambda b: _raw_deflate(b)),
+    ("br", brotli.compress),
+    ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
 ])
 def test_compressed_bodies_are_read(encoding, compress):
     assert extract(compress(b'{"text": "hello"}'), JSON, encoding) == "hello"
@@ -59,8 +63,14 @@ def _raw_deflate(data: bytes) -> bytes:
     (b"x" * (LIMIT + 1), JSON, "", "too_large"),
     (gzip.compress(b'{"text": "' + b"a" * 10_000_000 + b'"}'), JSON, "gzip", "too_large"),
     (b"not gzip at all", JSON, "gzip", "bad_encoding"),
-    (b"anything", JSON, "br", "unsupported_encoding"),
-], ids=["json", "huge", "deep-nesting", "form", "form-utf8", "json-utf8", "over-limit", "gzip-bomb", "bad-gzip", "brotli"])
+    (brotli.compress(b'{"text": "' + b"a" * 10_000_000 + b'"}'), JSON, "br", "too_large"),
+    (brotli.compress(b'{"text": "hello"}')[:-3], JSON, "br", "bad_encoding"),
+    (b"not brotli", JSON, "br", "bad_encoding"),
+    (zstandard.ZstdCompressor().compress(b'{"text": "' + b"a" * 10_000_000 + b'"}'), JSON, "zstd", "too_large"),
+    (b"not zstd", JSON, "zstd", "bad_encoding"),
+    (b"anything", JSON, "compress", "unsupported_encoding"),
+], ids=["json", "huge", "deep-nesting", "form", "form-utf8", "json-utf8", "over-limit", "gzip-bomb", "bad-gzip",
+        "brotli-bomb", "brotli-truncated", "bad-brotli", "zstd-bomb", "bad-zstd", "unknown-encoding"])
 def test_bad_bodies_are_skipped_with_a_reason(raw, content_type, encoding, reason):
     with pytest.raises(BodySkipped) as skipped:
         extract(raw, content_type, encoding)

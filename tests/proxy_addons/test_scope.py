@@ -12,18 +12,27 @@ def scope():
     return DistrictScope(subnets, Catalog.load())
 
 
-@pytest.mark.parametrize("client, sni, reason", [
-    ("10.1.2.3", "www.instagram.com", None),
-    ("::ffff:10.1.2.3", "www.instagram.com", None),
-    ("2001:db8::5", "www.tiktok.com", None),
-    ("192.0.2.7", "www.instagram.com", "not_district"),
-    ("10.1.2.3", "www.example.org", "not_social"),
-    ("10.1.2.3", None, "no_sni"),
-    ("10.1.2.3", "", "no_sni"),
-    ("not-an-ip", "www.instagram.com", "not_district"),
+@pytest.mark.parametrize("client, sni, reason, recorded", [
+    ("10.1.2.3", "www.instagram.com", None, False),
+    ("::ffff:10.1.2.3", "www.instagram.com", None, False),
+    ("2001:db8::5", "www.tiktok.com", None, False),
+    ("192.0.2.7", "www.instagram.com", "not_district", False),
+    ("10.1.2.3", "www.example.org", "not_social", False),
+    ("10.1.2.3", None, "no_sni", False),
+    ("10.1.2.3", "", "no_sni", False),
+    ("not-an-ip", "www.instagram.com", "not_district", False),
+    ("10.1.2.3", "scontent.cdninstagram.com", "media", True),
+    ("10.1.2.3", "mega.nz", "file_sharing", True),
+    ("10.1.2.3", "thepiratebay.org", "piracy", True),
 ])
-def test_only_district_social_media_connections_are_decrypted(scope, client, sni, reason):
-    assert scope.passthrough_reason(client, sni) == reason
+def test_only_district_connections_to_hosts_where_words_travel_are_decrypted(scope, client, sni, reason, recorded):
+    decision = scope.tls_decision(client, sni)
+    assert (decision.passthrough_reason, decision.record_metadata) == (reason, recorded)
+
+
+def test_a_pinned_client_is_passed_through_and_recorded(scope):
+    decision = scope.tls_decision("10.1.2.3", "i.instagram.com", pinned=True)
+    assert (decision.passthrough_reason, decision.record_metadata) == ("pinned", True)
 
 
 def test_a_request_is_ours_only_from_a_district_device_to_a_platform(scope):

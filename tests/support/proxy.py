@@ -44,9 +44,9 @@ class Proxy:
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
 
-    def client(self, source_ip: str, trust: list[pathlib.Path] = ()) -> DeviceClient:
-        """A device at `source_ip` that browses through the proxy and trusts its CA (and `trust`)."""
-        return DeviceClient(self, source_ip, trust)
+    def client(self, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True) -> DeviceClient:
+        """A device at `source_ip` that browses through the proxy, trusting its CA (unless not) and `trust`."""
+        return DeviceClient(self, source_ip, trust, trust_proxy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +62,10 @@ class DeviceClient:
     address of the proxy connection; httpx and httpcore do not for proxied requests.
     """
 
-    def __init__(self, proxy: Proxy, source_ip: str, trust: list[pathlib.Path] = ()):
+    def __init__(self, proxy: Proxy, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True):
         self.proxy = proxy
         self.source_ip = source_ip
-        self.context = ssl.create_default_context(cafile=str(proxy.ca_pem))
+        self.context = ssl.create_default_context(cafile=str(proxy.ca_pem) if trust_proxy else None)
         for pem in trust:
             self.context.load_verify_locations(cafile=str(pem))
 

@@ -43,6 +43,9 @@ class ActivityEvent:
     passively on the network)."""
     protocol: str = "https"
     """Where the name came from: ``http``, ``https``, ``tls`` (server name), ``dns`` or ``quic``."""
+    target: str = ""
+    """What the action was aimed at, where the request shows it: a post, thread, channel or
+    recipient id as the platform names it (never a name or text); empty when unknown."""
     text: str = dataclasses.field(default="", repr=False)
     """What the student wrote, extracted from the request body. Kept in memory only
     long enough to classify it; stored only if the classifier flags it."""

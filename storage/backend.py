@@ -30,7 +30,7 @@ _MIGRATION_FILE = re.compile(r"(\d{4})_(\w+)\.sql")
 
 EVENT_COLUMNS = (
     "event_id", "time", "device", "user", "platform", "host", "method", "path",
-    "action", "status", "request_bytes", "response_bytes", "flagged", "source", "protocol",
+    "action", "status", "request_bytes", "response_bytes", "flagged", "source", "protocol", "target",
 )
 FLAG_COLUMNS = (
     "flag_id", "event_id", "time", "device", "user", "platform", "host", "action",
@@ -97,7 +97,7 @@ def event_row(event: ActivityEvent, flagged: bool) -> tuple:
     return (
         event.event_id, _utc(event), event.device, event.user, event.platform, event.host,
         event.method, event.path, event.action, event.status, event.request_bytes,
-        event.response_bytes, int(flagged), event.source, event.protocol,
+        event.response_bytes, int(flagged), event.source, event.protocol, event.target,
     )
 
 

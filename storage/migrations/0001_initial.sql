@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS {database}.events
     response_bytes UInt64 COMMENT 'Response body size on the wire',
     flagged UInt8 COMMENT '1 when the classifier raised at least one flag (see flags)',
     source String COMMENT 'How it was seen: proxy (decrypted), passthrough (server name only) or sensor (passive)',
-    protocol String COMMENT 'http, https, tls, dns or quic'
+    protocol String COMMENT 'http, https, tls, dns or quic',
+    target String COMMENT 'What the action was aimed at (post, thread, channel or recipient id), where visible'
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)

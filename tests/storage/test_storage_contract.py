@@ -33,7 +33,7 @@ def make_event(**changes) -> ActivityEvent:
         event_id=uuid.UUID("0f8e2f4c-3a51-4c1e-9d0b-6a8f3e2d1c00"), time=T0, device="10.20.30.40",
         user="s123456", platform="instagram", host="i.instagram.com", method="POST",
         path="/api/v1/direct_v2/threads/broadcast/text/", action="message", status=200,
-        request_bytes=512, response_bytes=2048, text=FLAGGED_TEXT,
+        request_bytes=512, response_bytes=2048, text=FLAGGED_TEXT, target="340282366920938463463374607431768211455",
     )
     fields.update(changes)
     return ActivityEvent(**fields)
@@ -57,7 +57,7 @@ UNFLAGGED = make_event(
     event_id=uuid.UUID("7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60"), device="10.20.30.41", user="",
     platform="tiktok", host="www.tiktok.com", method="GET", path="/foryou", action="view",
     status=0, request_bytes=0, response_bytes=18446744073709551615, text=UNFLAGGED_TEXT,
-    source="sensor", protocol="quic",
+    source="sensor", protocol="quic", target="",
 )
 BATCH = [(FLAGGED, [BULLYING, SELFHARM]), (UNFLAGGED, [])]
 
@@ -110,11 +110,12 @@ def test_write_stores_event_metadata_exactly(migrated):
         {"event_id": "0f8e2f4c-3a51-4c1e-9d0b-6a8f3e2d1c00", **common, "device": "10.20.30.40",
          "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "method": "POST",
          "path": "/api/v1/direct_v2/threads/broadcast/text/", "action": "message", "status": 200,
-         "request_bytes": 512, "response_bytes": 2048, "flagged": 1, "source": "proxy", "protocol": "https"},
+         "request_bytes": 512, "response_bytes": 2048, "flagged": 1, "source": "proxy", "protocol": "https",
+         "target": "340282366920938463463374607431768211455"},
         {"event_id": "7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60", **common, "device": "10.20.30.41",
          "user": "", "platform": "tiktok", "host": "www.tiktok.com", "method": "GET", "path": "/foryou",
          "action": "view", "status": 0, "request_bytes": 0, "response_bytes": 18446744073709551615,
-         "flagged": 0, "source": "sensor", "protocol": "quic"},
+         "flagged": 0, "source": "sensor", "protocol": "quic", "target": ""},
     ])
 
 

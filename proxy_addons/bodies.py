@@ -1,4 +1,4 @@
-"""Extract the words a person wrote from an outgoing request body.
+"""Read an outgoing request body: decode it within bounds and parse it into a document to search.
 
 Request bodies are hostile input: they may be malformed, not UTF-8, larger than
 we are willing to read, or a compression bomb. Every such body raises
@@ -8,6 +8,8 @@ exception other than `BodySkipped` escape for any input.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import io
 import json
 import urllib.parse
@@ -89,56 +91,135 @@ def _zstd(raw: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def extract_text(raw: bytes, content_type: str, content_encoding: str, fields: frozenset[str], limit: int) -> str:
-    """The text under `fields` in a form or JSON body, one value per line.
+def parse_body(raw: bytes, content_type: str, content_encoding: str, limit: int,
+               json_fields: frozenset[str] = frozenset()) -> object:
+    """A form, multipart or JSON body as a document to search; None for other content types.
 
-    Other content types carry no text we read and give "".
+    Forms and multipart bodies become {field: value} (a list of values when a field
+    repeats; file parts are left out). Form fields named in `json_fields` whose
+    values are JSON documents (GraphQL variables) are parsed too.
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
     is_json = media_type == "application/json" or media_type.endswith("+json")
     is_form = media_type == "application/x-www-form-urlencoded"
-    if not (is_json or is_form) or not raw:
-        return ""
+    is_multipart = media_type == "multipart/form-data"
+    if not (is_json or is_form or is_multipart) or not raw:
+        return None
     body = decode_content(raw, content_encoding, limit)
+    if is_multipart:
+        return _with_json_fields(_multipart_fields(body, content_type), json_fields)
     try:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BodySkipped("invalid_utf8") from None
-    values = _json_text(decoded, fields) if is_json else _form_text(decoded, fields)
-    text = "\n".join(v for v in values if v.strip())
-    # JSON may escape lone surrogates ("\\ud800"): no store accepts them, so they become "?".
+    if is_json:
+        return _json(decoded, "malformed_json")
+    return _with_json_fields(_form_fields(decoded), json_fields)
+
+
+def strings_under(document: object, keys: frozenset[str]) -> list[str]:
+    """Every string value under any of `keys`, at any depth, in document order."""
+    return list(_strings_under(document, keys, depth=0))
+
+
+def first_under(document: object, key: str) -> str | None:
+    """The first scalar value under `key` at any depth, as a string; None if there is none."""
+    for found_key, value in _items(document, depth=0):
+        if found_key == key and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def clean_text(text: str) -> str:
+    """Text fit for storage: JSON may carry lone surrogates ("\\ud800"), which become "?"."""
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _form_text(body: str, fields: frozenset[str]) -> list[str]:
+def _form_fields(body: str) -> dict[str, str | list[str]]:
     try:
         pairs = urllib.parse.parse_qsl(
-            body, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
+            body, keep_blank_values=True, strict_parsing=bool(body), errors="strict", max_num_fields=MAX_FORM_FIELDS
         )
     except UnicodeDecodeError:
         raise BodySkipped("invalid_utf8") from None
     except ValueError:
         raise BodySkipped("malformed_form") from None
-    return [value for key, value in pairs if key in fields]
+    return _grouped(pairs)
 
 
-def _json_text(body: str, fields: frozenset[str]) -> list[str]:
+def _multipart_fields(body: bytes, content_type: str) -> dict[str, str | list[str]]:
     try:
-        document = json.loads(body)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body
+        )
+        if not message.is_multipart() or message.defects:
+            raise BodySkipped("malformed_multipart")
+        parts = [
+            (str(name), part.get_payload(decode=True) or b"", part.get_content_charset() or "utf-8")
+            for part in message.iter_parts()
+            # uploads and binary parts are not words
+            if (name := part.get_param("name", header="content-disposition")) is not None
+            and part.get_filename() is None and part.get_content_maintype() == "text"
+        ]
+    except BodySkipped:
+        raise
+    except Exception:  # the email package is lenient, but this is hostile input: never let it escape
+        raise BodySkipped("malformed_multipart") from None
+    if len(parts) > MAX_FORM_FIELDS:
+        raise BodySkipped("malformed_multipart")
+    try:
+        return _grouped([(name, payload.decode(charset)) for name, payload, charset in parts])
+    except (UnicodeDecodeError, LookupError):
+        raise BodySkipped("invalid_utf8") from None
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    fields: dict[str, str | list[str]] = {}
+    for key, value in pairs:
+        if key not in fields:
+            fields[key] = value
+        elif isinstance(fields[key], list):
+            fields[key].append(value)
+        else:
+            fields[key] = [fields[key], value]
+    return fields
+
+
+def _with_json_fields(fields: dict, json_fields: frozenset[str]) -> dict:
+    for key in json_fields & fields.keys():
+        value = fields[key]
+        if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+            try:
+                fields[key] = json.loads(value)
+            except (ValueError, RecursionError):
+                pass  # not JSON after all: searched as the string it is
+    return fields
+
+
+def _json(text: str, reason: str) -> object:
+    try:
+        return json.loads(text)
     except (ValueError, RecursionError):
-        raise BodySkipped("malformed_json") from None
-    return list(_strings_under(document, fields, depth=0))
+        raise BodySkipped(reason) from None
 
 
-def _strings_under(node: object, fields: frozenset[str], depth: int) -> Iterator[str]:
+def _items(node: object, depth: int) -> Iterator[tuple[str, object]]:
+    """(key, value) pairs at any depth, depth-first in document order."""
     if depth > MAX_JSON_DEPTH:
         return
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in fields and isinstance(value, str):
-                yield value
-            elif isinstance(value, (dict, list)):
-                yield from _strings_under(value, fields, depth + 1)
+            yield key, value
+            yield from _items(value, depth + 1)
     elif isinstance(node, list):
         for item in node:
-            yield from _strings_under(item, fields, depth + 1)
+            yield from _items(item, depth + 1)
+
+
+def _strings_under(node: object, keys: frozenset[str], depth: int) -> Iterator[str]:
+    for key, value in _items(node, depth):
+        if key in keys:
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, list):
+                yield from (item for item in value if isinstance(item, str))

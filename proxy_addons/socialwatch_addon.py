@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Sequence
 
@@ -24,20 +25,22 @@ from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
 from socialwatch.events import ActivityEvent
 from socialwatch.pipeline import Pipeline
-from socialwatch.proxy_addons.actions import RequestRules
-from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
+from socialwatch.proxy_addons.bodies import BodySkipped, parse_body
 from socialwatch.proxy_addons.catalog import Catalog
 from socialwatch.proxy_addons.pinning import PinnedClients
+from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "socialwatch.platform"
-TEXT = "socialwatch.text"
+RECOGNITION = "socialwatch.recognition"
 RESPONSE_BYTES = "socialwatch.response_bytes"
 PINNED_CLIENTS_MAX = 10_000
 """Most (device, host) pairs remembered as certificate-pinned."""
+MAX_QUERY_FIELDS = 100
+"""Query parameters read for text (only where a recognizer names them)."""
 MAX_FIELD_CHARS = 2048
 """Host and path longer than this are cut: they are metadata, not content."""
 
@@ -108,12 +111,13 @@ class SocialWatch:
             return
         if applied:
             log.info("socialwatch: applied migrations %s", ", ".join(applied))
-        self.pipeline = Pipeline(
-            classifier, storage, self.metrics,
-            queue_size=config.storage.queue_size,
-            batch_size=config.storage.batch_size,
-            flush_interval=config.storage.flush_interval_seconds,
-        )
+        try:
+            self.pipeline = Pipeline.from_config(classifier, storage, self.metrics, config)
+        except Exception as e:  # the spool directory cannot be opened: crash visibly, as above
+            log.error("socialwatch cannot start: %s", e)
+            storage.close()
+            ctx.master.shutdown()
+            return
         self.pipeline.start()
         if config.metrics.listen_port:
             self._metrics_server = metrics_mod.serve(self.metrics, config.metrics.listen_host, config.metrics.listen_port)
@@ -170,19 +174,40 @@ class SocialWatch:
         if PLATFORM not in flow.metadata:
             return
         request = flow.request
+        body = None
         if request.stream:
             self.metrics.bodies_skipped.labels(reason="too_large").inc()
+        else:
+            try:
+                body = parse_body(
+                    request.raw_content or b"",
+                    request.headers.get("content-type", ""),
+                    request.headers.get("content-encoding", ""),
+                    self.config.proxy.max_body_bytes,
+                    self.rules.json_fields,
+                )
+            except BodySkipped as skipped:
+                self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
+        flow.metadata[RECOGNITION] = self._recognize(flow, body)
+
+    def websocket_message(self, flow: http.HTTPFlow):
+        # mitmproxy keeps every message of a connection; a chat can last all day: keep only the newest.
+        del flow.websocket.messages[:-1]
+        platform = flow.metadata.get(PLATFORM)
+        message = flow.websocket.messages[-1]
+        if platform is None or not message.from_client:
             return
-        try:
-            flow.metadata[TEXT] = extract_text(
-                request.raw_content or b"",
-                request.headers.get("content-type", ""),
-                request.headers.get("content-encoding", ""),
-                self.rules.text_fields,
-                self.config.proxy.max_body_bytes,
-            )
-        except BodySkipped as skipped:
-            self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
+        if len(message.content) > self.config.proxy.max_body_bytes:
+            self.metrics.bodies_skipped.labels(reason="too_large").inc()
+            return
+        if message.is_text:
+            recognition = self.rules.recognize_websocket(platform, message.content.decode("utf-8", "replace"))
+        else:
+            recognition = Recognition("message")  # binary frames (MQTT, protobuf) are not read
+        self._submit(self._event(
+            flow, 101, recognition, protocol="wss" if flow.request.scheme == "https" else "ws",
+            request_bytes=len(message.content), response_bytes=0,
+        ))
 
     def responseheaders(self, flow: http.HTTPFlow):
         if PLATFORM not in flow.metadata:
@@ -204,30 +229,40 @@ class SocialWatch:
             self._record(flow, 0)
 
     def _record(self, flow: http.HTTPFlow, status: int) -> None:
-        platform = flow.metadata.get(PLATFORM)
-        if platform is None:
-            return
+        if PLATFORM not in flow.metadata or flow.websocket is not None:
+            return  # a WebSocket is recorded message by message
+        recognition = flow.metadata.get(RECOGNITION) or self._recognize(flow, None)
+        self._submit(self._event(
+            flow, status, recognition, protocol=flow.request.scheme,
+            request_bytes=_body_size(flow.request), response_bytes=flow.metadata.get(RESPONSE_BYTES, 0),
+        ))
+
+    def _recognize(self, flow: http.HTTPFlow, body: object) -> Recognition:
         request = flow.request
-        path = request.path.split("?", 1)[0]
-        action = self.rules.action_for(request.method, path)
+        path, _, query = request.path.partition("?")
+        return self.rules.recognize(
+            flow.metadata[PLATFORM], request.method, path,
+            urllib.parse.parse_qsl(query, max_num_fields=MAX_QUERY_FIELDS) if query else [], body,
+        )
+
+    def _event(self, flow: http.HTTPFlow, status: int, recognition: Recognition, **sizes) -> ActivityEvent:
+        request = flow.request
         proxyauth = flow.metadata.get("proxyauth") or ("",)
-        event = ActivityEvent(
+        return ActivityEvent(
             event_id=uuid.uuid4(),
             time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
             device=flow.client_conn.peername[0],
             user=_clean(str(proxyauth[0])),
-            platform=platform,
+            platform=flow.metadata[PLATFORM],
             host=_clean(request.pretty_host),
             method=_clean(request.method),
-            path=_clean(path),
-            action=action,
+            path=_clean(request.path.split("?", 1)[0]),
+            action=recognition.action,
             status=status,
-            request_bytes=_body_size(request),
-            response_bytes=flow.metadata.get(RESPONSE_BYTES, 0),
-            protocol=request.scheme,
-            text=flow.metadata.get(TEXT, ""),
+            target=recognition.target,
+            text=recognition.text,
+            **sizes,
         )
-        self._submit(event)
 
     def _submit(self, event: ActivityEvent) -> None:
         if self.pipeline is None:

@@ -1,21 +1,24 @@
 import gzip
 import json
+import urllib.parse
 import zlib
 
 import brotli
 import pytest
 import zstandard
 
-from socialwatch.proxy_addons.bodies import BodySkipped, extract_text
+from socialwatch.proxy_addons.bodies import BodySkipped, clean_text, first_under, parse_body, strings_under
 
 FIELDS = frozenset({"comment_text", "text", "caption"})
+JSON_FIELDS = frozenset({"variables"})
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 LIMIT = 4096
 
 
 def extract(raw: bytes, content_type: str = JSON, encoding: str = "") -> str:
-    return extract_text(raw, content_type, encoding, FIELDS, LIMIT)
+    """The text under FIELDS, one value per line, as the generic recognizer reads it."""
+    return clean_text("\n".join(strings_under(parse_body(raw, content_type, encoding, LIMIT, JSON_FIELDS), FIELDS)))
 
 
 @pytest.mark.parametrize("raw, content_type, expected", [
@@ -86,5 +89,38 @@ def test_lone_surrogates_from_json_escapes_become_storable_text():
 def test_too_many_form_fields_are_refused():
     body = "&".join(f"f{i}=x" for i in range(1001)).encode()
     with pytest.raises(BodySkipped) as skipped:
-        extract_text(body, FORM, "", FIELDS, 1_000_000)
+        parse_body(body, FORM, "", 1_000_000)
     assert skipped.value.reason == "malformed_form"
+
+
+MULTIPART = "multipart/form-data; boundary=XyZ"
+
+
+def multipart(*parts: bytes) -> bytes:
+    return b"".join(b"--XyZ\r\n" + part + b"\r\n" for part in parts) + b"--XyZ--\r\n"
+
+
+def test_multipart_text_parts_are_read_and_file_parts_are_not():
+    body = multipart(
+        b'Content-Disposition: form-data; name="caption"\r\n\r\nline one\r\nline two',
+        b'Content-Disposition: form-data; name="text"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nfile text',
+        b'Content-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8',
+    )
+    assert extract(body, MULTIPART) == "line one\r\nline two"
+
+
+@pytest.mark.parametrize("body", [b"no boundary here", multipart(b"garbage without headers")[:20]])
+def test_malformed_multipart_is_skipped(body):
+    with pytest.raises(BodySkipped) as skipped:
+        extract(body, MULTIPART)
+    assert skipped.value.reason == "malformed_multipart"
+
+
+def test_graphql_variables_in_a_form_field_are_searched_as_json():
+    body = b"fb_api_req_friendly_name=CreateComment&variables=" + urllib.parse.quote(
+        json.dumps({"input": {"message": {"text": "hi there"}, "feedback_id": 42}})).encode()
+    document = parse_body(body, FORM, "", LIMIT, JSON_FIELDS)
+    assert strings_under(document, FIELDS) == ["hi there"]
+    assert first_under(document, "feedback_id") == "42"
+    assert first_under(document, "fb_api_req_friendly_name") == "CreateComment"
+    assert first_under(document, "absent") is None

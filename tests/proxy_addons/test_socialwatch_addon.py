@@ -73,7 +73,8 @@ def test_a_district_request_to_a_platform_is_tagged_and_its_text_extracted(addon
     addon.requestheaders(flow)
     addon.request(flow)
     assert flow.metadata[addon_module.PLATFORM] == "instagram"
-    assert flow.metadata[addon_module.TEXT] == "hello there"
+    recognition = flow.metadata[addon_module.RECOGNITION]
+    assert (recognition.action, recognition.target, recognition.text) == ("comment", "1", "hello there")
     assert not flow.request.stream
 
 
@@ -83,7 +84,7 @@ def test_other_requests_are_streamed_through_unread(addon, tctx):
     addon.requestheaders(flow)
     addon.request(flow)
     assert flow.request.stream is True
-    assert addon_module.PLATFORM not in flow.metadata and addon_module.TEXT not in flow.metadata
+    assert addon_module.PLATFORM not in flow.metadata and addon_module.RECOGNITION not in flow.metadata
 
 
 def test_a_body_declared_over_the_limit_is_streamed_and_counted(addon, tctx):
@@ -101,7 +102,8 @@ def test_a_malformed_body_is_counted_and_nothing_raises(addon, tctx):
     flow.request.content = b"{not json"
     addon.requestheaders(flow)
     addon.request(flow)
-    assert addon_module.TEXT not in flow.metadata
+    recognition = flow.metadata[addon_module.RECOGNITION]
+    assert (recognition.action, recognition.text) == ("other", ""), "recognized from the path alone"
     assert addon.metrics.registry.get_sample_value("socialwatch_bodies_skipped_total", {"reason": "malformed_json"}) == 1
 
 

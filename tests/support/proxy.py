@@ -8,6 +8,7 @@ import http.client
 import json as json_module
 import os
 import pathlib
+import socket
 import ssl
 import subprocess
 import sys
@@ -93,6 +94,21 @@ class DeviceClient:
             return Response(response.status, response.read())
         finally:
             conn.close()
+
+    def tunnel(self, host: str, port: int = 443) -> socket.socket:
+        """A CONNECT tunnel through the proxy, as a plain socket (the caller speaks TLS over it)."""
+        sock = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=10,
+                                        source_address=(self.source_ip, 0))
+        sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"proxy closed the tunnel: {answer!r}")
+            answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise ConnectionError(f"proxy refused the tunnel: {answer!r}")
+        return sock
 
     def connect(self, host: str, port: int = 443) -> http.client.HTTPSConnection:
         conn = http.client.HTTPSConnection("127.0.0.1", self.proxy.port, source_address=(self.source_ip, 0),

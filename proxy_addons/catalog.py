@@ -31,6 +31,8 @@ class Platform:
     """Registrable names matched under any public suffix (``instagram`` -> instagram.de)."""
     prefixes: tuple[str, ...] = ()
     """Host name prefixes of CDN host families (media)."""
+    min_age: int = 13
+    """Youngest age the platform is made for (its terms; COPPA); 0 for made for children."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ class Catalog:
             data = tomllib.load(f)
         return cls([
             Platform(
-                id=p["id"], name=p["name"], category=p["category"],
+                id=p["id"], name=p["name"], category=p["category"], min_age=p.get("min_age", 13),
                 **{key: tuple(v.lower() for v in p.get(key, ())) for key in ("domains", "media", "brands", "prefixes")},
             )
             for p in data["platform"]

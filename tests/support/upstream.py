@@ -17,6 +17,7 @@ from support.tls_certs import UpstreamCerts
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: do not wait for an ACK between them
 
     def _answer(self) -> None:
         if self.headers.get("upgrade", "").lower() == "websocket":

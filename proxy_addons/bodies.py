@@ -130,6 +130,17 @@ def first_under(document: object, key: str) -> str | None:
     return None
 
 
+def string_values(document: object, limit: int = 200) -> tuple[str, ...]:
+    """The first `limit` string values anywhere in the document (where the policy rules look for e-mail)."""
+    found = []
+    for _, value in _items(document, depth=0):
+        values = value if isinstance(value, list) else [value]
+        found += [v for v in values if isinstance(v, str)]
+        if len(found) >= limit:
+            break
+    return tuple(found[:limit])
+
+
 def clean_text(text: str) -> str:
     """Text fit for storage: JSON may carry lone surrogates ("\\ud800"), which become "?"."""
     return text.encode("utf-8", "replace").decode("utf-8")

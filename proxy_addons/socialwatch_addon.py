@@ -20,14 +20,16 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http, tls
 from prometheus_client import CollectorRegistry
 
-from socialwatch.classifier import Classifier
+from socialwatch.classifier import Classifier, Flag
 from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
 from socialwatch.events import ActivityEvent
 from socialwatch.pipeline import Pipeline
-from socialwatch.proxy_addons.bodies import BodySkipped, parse_body
+from socialwatch.proxy_addons.bodies import BodySkipped, first_under, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
-from socialwatch.proxy_addons.pinning import PinnedClients
+from socialwatch.proxy_addons.identity import Identity, IdentityResolver, Pseudonyms
+from socialwatch.proxy_addons.expiring import ExpiringSet
+from socialwatch.proxy_addons.policy import DistrictProfile, PolicyRules, RegistryError, read_registry
 from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
@@ -39,6 +41,13 @@ RECOGNITION = "socialwatch.recognition"
 RESPONSE_BYTES = "socialwatch.response_bytes"
 PINNED_CLIENTS_MAX = 10_000
 """Most (device, host) pairs remembered as certificate-pinned."""
+POLICY_RAISED_MAX = 100_000
+POLICY_REPEAT_SECONDS = 86_400.0
+"""A policy rule fires once per person (or device), platform and rule in this time, at most
+POLICY_RAISED_MAX such triples remembered."""
+HANDLE_FIELDS = ("username", "screen_name", "user_name", "handle")
+"""Body fields that name the account a signup, login or profile edit is for."""
+POLICY = "socialwatch.policy_inputs"
 MAX_QUERY_FIELDS = 100
 """Query parameters read for text (only where a recognizer names them)."""
 MAX_FIELD_CHARS = 2048
@@ -53,7 +62,10 @@ class SocialWatch:
         self.config: Config | None = None
         self.scope: DistrictScope | None = None
         self.pipeline: Pipeline | None = None
-        self.pinned = PinnedClients(max_entries=PINNED_CLIENTS_MAX, ttl_seconds=86_400)
+        self.pinned = ExpiringSet(max_entries=PINNED_CLIENTS_MAX, ttl_seconds=86_400)
+        self.policy_raised = ExpiringSet(max_entries=POLICY_RAISED_MAX, ttl_seconds=POLICY_REPEAT_SECONDS)
+        self.policy: PolicyRules | None = None
+        self.identity: IdentityResolver | None = None
         self._metrics_server = None
 
     def load(self, loader):
@@ -94,13 +106,26 @@ class SocialWatch:
             raise exceptions.OptionsError(str(e)) from None
         if self.pipeline is not None and (config.storage, config.metrics) != (self.config.storage, self.config.metrics):
             raise exceptions.OptionsError("socialwatch: storage and metrics settings change only on restart")
+        district = config.district
+        try:
+            approved = (read_registry(district.approved_accounts_file, self.catalog.platforms)
+                        if district.approved_accounts_file else frozenset())
+        except (OSError, RegistryError) as e:
+            raise exceptions.OptionsError(f"socialwatch: approved-accounts registry: {e}") from None
         self.config = config
         self.scope = DistrictScope(config.proxy.district_subnets, self.catalog)
         self.pinned.ttl_seconds = config.proxy.pinned_client_ttl_seconds
+        self.policy = PolicyRules(DistrictProfile(district.names, district.email_domains), approved)
+        self.identity = None  # made in running(): it creates the pseudonym key on first start
 
     def running(self):
         config = self.config
         try:
+            ids = config.identity
+            self.identity = IdentityResolver(
+                Pseudonyms(ids.pseudonym_key_file), roster_dir=ids.roster_dir, inventory=ids.inventory_file,
+                dhcpd_leases=ids.dhcpd_leases, kea_leases=ids.kea_leases,
+            )
             classifier = Classifier.load(config.classifier.lexicon_dir, threshold=config.classifier.threshold)
             storage = open_storage(config.storage.url)
             applied = storage.migrate()
@@ -137,25 +162,28 @@ class SocialWatch:
 
     def tls_clienthello(self, data: tls.ClientHelloData):
         client, sni = data.context.client.peername[0], data.client_hello.sni
-        decision = self.scope.tls_decision(client, sni, pinned=bool(sni) and self.pinned.contains(client, sni))
+        decision = self.scope.tls_decision(client, sni, pinned=bool(sni) and self.pinned.contains((client, sni.lower())))
         if decision.passthrough_reason is None:
             return
         data.ignore_connection = True
         self.metrics.passthrough.labels(reason=decision.passthrough_reason).inc()
         if decision.record_metadata:
             match = decision.match
+            action = "media" if match.media else "connect"
+            identity = self._identity(client, "")
             self._submit(ActivityEvent(
-                event_id=uuid.uuid4(), time=datetime.datetime.now(datetime.timezone.utc), device=client, user="",
-                platform=match.platform, host=_clean(sni), method="", path="",
-                action="media" if match.media else "connect", status=0, request_bytes=0, response_bytes=0,
-                source="passthrough", protocol="tls",
+                event_id=uuid.uuid4(), time=datetime.datetime.now(datetime.timezone.utc), device=client,
+                user=identity.person, school=identity.school, age_band=identity.age_band,
+                platform=match.platform, host=_clean(sni), method="", path="", action=action,
+                status=0, request_bytes=0, response_bytes=0, source="passthrough", protocol="tls",
+                policy=self._policy(client, identity, match.platform, action),
             ))
 
     def tls_failed_client(self, data: tls.TlsData):
         """A district device refused our certificate for a platform host: a pinned app. Let it through next time."""
         client, sni = data.context.client.peername[0], data.context.client.sni
         if sni and self.scope.tls_decision(client, sni).passthrough_reason is None:
-            evicted = self.pinned.add(client, sni)
+            evicted = self.pinned.add((client, sni.lower()))
             self.metrics.pinned_detected.inc()
             self.metrics.evictions.labels(table="pinned_clients").inc(evicted)
 
@@ -189,6 +217,9 @@ class SocialWatch:
             except BodySkipped as skipped:
                 self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
         flow.metadata[RECOGNITION] = self._recognize(flow, body)
+        if body is not None:
+            handle = next(filter(None, (first_under(body, key) for key in HANDLE_FIELDS)), "")
+            flow.metadata[POLICY] = (handle, string_values(body))
 
     def websocket_message(self, flow: http.HTTPFlow):
         # mitmproxy keeps every message of a connection; a chat can last all day: keep only the newest.
@@ -247,13 +278,18 @@ class SocialWatch:
 
     def _event(self, flow: http.HTTPFlow, status: int, recognition: Recognition, **sizes) -> ActivityEvent:
         request = flow.request
-        proxyauth = flow.metadata.get("proxyauth") or ("",)
+        device, platform = flow.client_conn.peername[0], flow.metadata[PLATFORM]
+        identity = self._identity(device, str((flow.metadata.get("proxyauth") or ("",))[0]))
+        handle, strings = flow.metadata.get(POLICY, ("", ()))
         return ActivityEvent(
             event_id=uuid.uuid4(),
             time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
-            device=flow.client_conn.peername[0],
-            user=_clean(str(proxyauth[0])),
-            platform=flow.metadata[PLATFORM],
+            device=device,
+            user=identity.person,
+            school=identity.school,
+            age_band=identity.age_band,
+            policy=self._policy(device, identity, platform, recognition.action, handle, strings, recognition.text),
+            platform=platform,
             host=_clean(request.pretty_host),
             method=_clean(request.method),
             path=_clean(request.path.split("?", 1)[0]),
@@ -263,6 +299,25 @@ class SocialWatch:
             text=recognition.text,
             **sizes,
         )
+
+    def _identity(self, device: str, login: str) -> Identity:
+        return self.identity.resolve(device, login) if self.identity else Identity()
+
+    def _policy(self, device: str, identity: Identity, platform: str, action: str, handle: str = "",
+                strings: tuple[str, ...] = (), text: str = "") -> tuple[Flag, ...]:
+        """The procedure's rules for one request; each fires once a day per person, platform and rule."""
+        flags = self.policy.check(
+            platform=platform, min_age=self.catalog.platforms[platform].min_age, action=action,
+            age_band=identity.age_band, handle=handle, strings=strings, text=text,
+        )
+        fresh = []
+        for flag in flags:
+            key = (identity.person or device, platform, flag.category)
+            if flag.category == "district_impersonation" or not self.policy_raised.contains(key):
+                # An impersonating post is itself the evidence: each one is kept.
+                self.metrics.evictions.labels(table="policy_raised").inc(self.policy_raised.add(key))
+                fresh.append(flag)
+        return tuple(fresh)
 
     def _submit(self, event: ActivityEvent) -> None:
         if self.pipeline is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import pathlib
 import tomllib
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,6 +75,67 @@ class ClassifierConfig(_Section):
         None, description="Directory of lexicon CSV files; empty for the lexicons socialwatch ships."
     )
     threshold: float = Field(1.0, gt=0, description="Score a category must reach to raise a flag.")
+    thresholds: dict[Literal["bullying", "self_harm", "violence", "impersonation", "pii"],
+                     Annotated[float, Field(gt=0)]] = Field(
+        {}, description="Threshold per category, overriding 'threshold', e.g. {self_harm = 0.8}.")
+    age_band_thresholds: dict[str, dict[Literal["bullying", "self_harm", "violence", "impersonation", "pii"],
+                                        Annotated[float, Field(gt=0)]]] = Field(
+        {}, description="Thresholds per age band and category, e.g. {elementary = {bullying = 0.8}}; "
+        "used when a text is classified for that age band.")
+    phone_region: str = Field(
+        "US", pattern="^[A-Z]{2}$", description="Region (ISO 3166 code) of phone numbers written without '+'.")
+
+
+class SpoolConfig(_Section):
+    directory: pathlib.Path | None = Field(
+        pathlib.Path("var/socialwatch.spool"),
+        description="Directory of the on-disk spool that keeps batches storage could not take, "
+        "replayed in order when it is back. Empty: no spool (the writer retries in memory only).",
+    )
+
+    @pydantic.field_validator("directory", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    max_bytes: int = Field(
+        1024 * 1_048_576, ge=65536,
+        description="Most bytes the spool's segment files may hold; past it batches are dropped, "
+        "counted and logged as errors.",
+    )
+    fsync: Literal["always", "never"] = Field(
+        "always", description="'always': every spooled batch is on disk before the writer goes on; "
+        "'never': leave write-back to the kernel (a power cut may lose the last seconds).",
+    )
+    retries_before_spooling: int = Field(
+        3, ge=0, le=20, description="Failed insert attempts (0.5 s, 1 s, 2 s, ... apart) before a batch is spooled.",
+    )
+
+
+class IdentityConfig(_Section):
+    pseudonym_key_file: pathlib.Path = Field(
+        pathlib.Path("var/pseudonym.key"),
+        description="Key of the pseudonymous person ids (created with mode 0600 on first start). "
+        "Keep it with the appliance's backups: a new key gives everyone new ids.",
+    )
+    dhcpd_leases: pathlib.Path | None = Field(None, description="ISC dhcpd lease file, e.g. /var/lib/dhcp/dhcpd.leases.")
+    kea_leases: pathlib.Path | None = Field(None, description="Kea lease CSV, e.g. /var/lib/kea/kea-leases4.csv.")
+    inventory_file: pathlib.Path | None = Field(
+        None, description="Device inventory CSV: mac,ip,hostname,asset_tag,assigned_user.")
+    roster_dir: pathlib.Path | None = Field(
+        None, description="Directory of a OneRoster 1.1 CSV export (users.csv, orgs.csv).")
+
+
+class DistrictConfig(_Section):
+    names: tuple[str, ...] = Field(
+        ("Essex North Shore Agricultural & Technical School District",
+         "Essex North Shore Agricultural and Technical School District",
+         "Essex North Shore Agricultural & Technical High School", "ENSATSD", "Essex Tech"),
+        description="The district's names and abbreviations, as people write them.",
+    )
+    email_domains: tuple[str, ...] = Field(("essextech.net",), description="The district's e-mail domains.")
+    approved_accounts_file: pathlib.Path | None = Field(
+        None, description="The approved-accounts registry CSV: platform,handle,owner,approved_on.")
 
 
 class MetricsConfig(_Section):
@@ -86,6 +147,9 @@ class Config(_Section):
     proxy: ProxyConfig = ProxyConfig()
     storage: StorageConfig = StorageConfig()
     classifier: ClassifierConfig = ClassifierConfig()
+    spool: SpoolConfig = SpoolConfig()
+    identity: IdentityConfig = IdentityConfig()
+    district: DistrictConfig = DistrictConfig()
     metrics: MetricsConfig = MetricsConfig()
 
 

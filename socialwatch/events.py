@@ -10,6 +10,8 @@ import dataclasses
 import datetime
 import uuid
 
+from socialwatch.classifier.flags import Flag
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ActivityEvent:
@@ -20,7 +22,8 @@ class ActivityEvent:
     device: str
     """The district device: the client's IP address as the proxy saw it."""
     user: str
-    """The signed-in district user where known (proxy authentication); empty otherwise."""
+    """The person: a pseudonymous id (keyed hash, proxy_addons/identity.py), never a name;
+    empty when nobody is known."""
     platform: str
     """Short platform id from the catalog, e.g. ``instagram``."""
     host: str
@@ -43,6 +46,13 @@ class ActivityEvent:
     passively on the network)."""
     protocol: str = "https"
     """Where the name came from: ``http``, ``https``, ``tls`` (server name), ``dns`` or ``quic``."""
+    school: str = ""
+    """The person's school from the roster; empty when unknown."""
+    age_band: str = "unknown"
+    """The person's age band: under_13, 13_17, adult or unknown."""
+    policy: tuple[Flag, ...] = ()
+    """Flags the procedure's rules raised at capture (coppa, district_account,
+    district_impersonation: proxy_addons/policy.py)."""
     target: str = ""
     """What the action was aimed at, where the request shows it: a post, thread, channel or
     recipient id as the platform names it (never a name or text); empty when unknown."""

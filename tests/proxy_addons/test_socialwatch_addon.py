@@ -1,5 +1,6 @@
 """The addon's hooks, driven by mitmproxy's own test helpers (no network)."""
 
+import pathlib
 import ssl
 
 import pytest
@@ -9,6 +10,7 @@ from mitmproxy.proxy.context import Context
 from mitmproxy.test import taddons, tflow
 
 from socialwatch.proxy_addons import socialwatch_addon as addon_module
+from socialwatch.proxy_addons.identity import IdentityResolver, Pseudonyms
 
 
 @pytest.fixture
@@ -116,3 +118,68 @@ def test_bad_options_are_refused_naming_the_key(addon, tctx, option, value, mess
     with pytest.raises(exceptions.OptionsError, match=message) as refused:
         tctx.configure(addon, **{option: value})
     assert "secret" not in str(refused.value)
+
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_a_bad_approved_accounts_registry_is_refused_at_configuration(addon, tctx, tmp_path):
+    registry = tmp_path / "approved.csv"
+    registry.write_text("platform,handle,owner,approved_on\nmyspace,a,b,2025-01-01\n")
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(f"[district]\napproved_accounts_file = '{registry}'\n")
+    with pytest.raises(exceptions.OptionsError, match="approved.csv:2: platform"):
+        tctx.configure(addon, socialwatch_config=str(config))
+
+
+@pytest.fixture
+def identified(addon, tctx, tmp_path):
+    """The addon with the test roster, inventory and leases, as running() sets it up."""
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(
+        f"[identity]\npseudonym_key_file = '{tmp_path / 'key'}'\nroster_dir = '{FIXTURES / 'identity' / 'oneroster'}'\n"
+        f"inventory_file = '{FIXTURES / 'identity' / 'inventory.csv'}'\n"
+        f"dhcpd_leases = '{FIXTURES / 'identity' / 'dhcpd.leases'}'\n"
+        f"[district]\napproved_accounts_file = '{FIXTURES / 'approved_accounts.csv'}'\n"
+    )
+    tctx.configure(addon, socialwatch_config=str(config), socialwatch_district_subnets=["10.0.0.0/8"])
+    addon.identity = IdentityResolver(Pseudonyms(tmp_path / "key"), roster_dir=FIXTURES / "identity" / "oneroster",
+                                      inventory=FIXTURES / "identity" / "inventory.csv",
+                                      dhcpd_leases=FIXTURES / "identity" / "dhcpd.leases")
+    return addon
+
+
+def recorded_event(addon, flow, status=200):
+    submitted = []
+    addon.pipeline = type("Recorder", (), {"submit": staticmethod(submitted.append)})()
+    addon.requestheaders(flow)
+    addon.request(flow)
+    addon._record(flow, status)
+    [event] = submitted
+    return event
+
+
+def test_events_carry_a_pseudonym_school_and_age_band_never_a_name(identified, tmp_path):
+    flow = platform_flow(client_ip="10.20.0.12", method="GET", path="/explore/")  # asmith's Chromebook, grade 6
+    event = recorded_event(identified, flow)
+    assert event.user == Pseudonyms(tmp_path / "key").of("u-1002")
+    assert (event.school, event.age_band) == ("Example Middle School", "under_13")
+    assert "asmith" not in repr(event)
+    assert [flag.category for flag in event.policy] == ["coppa"]
+
+
+def test_a_policy_flag_fires_once_a_day_per_person_platform_and_rule(identified):
+    first = recorded_event(identified, platform_flow(client_ip="10.20.0.12", method="GET", path="/"))
+    again = recorded_event(identified, platform_flow(client_ip="10.20.0.12", method="GET", path="/reels/"))
+    assert [f.category for f in first.policy] == ["coppa"] and again.policy == ()
+
+
+def test_a_signup_with_a_district_email_raises_a_district_account_flag(identified):
+    flow = platform_flow(client_ip="10.20.0.11", method="POST", path="/api/v1/web/accounts/web_create_ajax/")
+    flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
+    flow.request.content = b"email=jdoe%40essextech.net&username=jdoe_art&first_name=Jane&enc_password=x"
+    event = recorded_event(identified, flow)
+    assert event.action == "signup"
+    assert [flag.category for flag in event.policy] == ["district_account"]
+    assert "essextech.net" in event.policy[0].explanation
+    assert event.text == "", "nothing of a signup form is text"

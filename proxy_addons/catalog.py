@@ -10,8 +10,8 @@ from publicsuffixlist import PublicSuffixList
 
 CATALOG_FILE = pathlib.Path(__file__).with_name("platforms.toml")
 
-CATEGORIES = ("social", "blog", "file_sharing", "piracy")
-INTERCEPTED_CATEGORIES = frozenset({"social", "blog"})
+CATEGORIES = ("social", "blog", "forum", "file_sharing", "piracy")
+INTERCEPTED_CATEGORIES = frozenset({"social", "blog", "forum"})
 """Where students' words travel: only these platforms' web and API hosts are decrypted."""
 
 

@@ -40,6 +40,8 @@ class Recognizer:
     """Body keys holding text; None for the generic fields."""
     query_text: tuple[str, ...]
     target_field: str | None
+    identifies: bool = False
+    """The request shape alone identifies the platform, on any host (forum software)."""
 
     def matches(self, method: str, path: str, body: object) -> re.Match[str] | None:
         if method not in self.methods:
@@ -96,6 +98,7 @@ class RequestRules:
                 when={key: re.compile(value) for key, value in r.get("when", {}).items()},
                 text=tuple(r["text"]) if "text" in r else None,
                 query_text=tuple(r.get("query_text", ())), target_field=r.get("target_field"),
+                identifies=r.get("identifies", False),
             ))
         websocket: dict[str, list[WebSocketRule]] = {}
         for w in data.get("websocket", []):
@@ -120,9 +123,19 @@ class RequestRules:
             fields = self.text_fields if recognizer.text is None else frozenset(recognizer.text)
             texts = strings_under(body, fields) + [v for k, v in query if k in recognizer.query_text]
             target = found.groupdict().get("target") or (
-                first_under(body, recognizer.target_field) if recognizer.target_field else None)
+                recognizer.target_field and (first_under(body, recognizer.target_field)
+                                             or next((v for k, v in query if k == recognizer.target_field), None)))
             return Recognition(recognizer.action, clean_text(target or "")[:256], clean_text("\n".join(texts)))
         return Recognition(self.action_for(method, path), "", clean_text("\n".join(strings_under(body, self.text_fields))))
+
+    def identify(self, method: str, path: str) -> str | None:
+        """The platform whose software a request's shape shows (Discourse, phpBB), or None."""
+        method = method.upper()
+        for recognizers in self.recognizers.values():
+            for recognizer in recognizers:
+                if recognizer.identifies and method in recognizer.methods and recognizer.path.search(path):
+                    return recognizer.platform
+        return None
 
     def action_for(self, method: str, path: str) -> str:
         """The generic guess for a request no dedicated recognizer knows."""

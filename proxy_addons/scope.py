@@ -36,9 +36,11 @@ class DistrictScope:
     'not_district'
     """
 
-    def __init__(self, subnets: Iterable[Network], catalog: Catalog):
+    def __init__(self, subnets: Iterable[Network], catalog: Catalog, forum_hosts: Iterable[str] = ()):
         self.subnets = tuple(subnets)
         self.catalog = catalog
+        self.forum_hosts = frozenset(h.lower().rstrip(".") for h in forum_hosts)
+        """Hosts (and names under them) of forums to decrypt and recognise by request shape."""
 
     def is_district(self, client_ip: str) -> bool:
         try:
@@ -55,6 +57,15 @@ class DistrictScope:
             return None
         return self.catalog.platform_for(host)
 
+    def is_forum_host(self, host: str) -> bool:
+        labels = host.lower().rstrip(".").split(".")
+        return any(".".join(labels[i:]) in self.forum_hosts for i in range(len(labels)))
+
+    def may_identify(self, client_ip: str, host: str, scheme: str) -> bool:
+        """Whether a request outside the catalog may be recognised by its shape (forum software):
+        plain HTTP from a district device, or a listed forum host."""
+        return self.is_district(client_ip) and (scheme == "http" or self.is_forum_host(host))
+
     def tls_decision(self, client_ip: str, sni: str | None, pinned: bool = False) -> TlsDecision:
         """Decrypt only district devices' connections to hosts where words travel."""
         if not self.is_district(client_ip):
@@ -63,7 +74,7 @@ class DistrictScope:
             return TlsDecision("no_sni", None)
         match = self.catalog.lookup(sni)
         if match is None:
-            return TlsDecision("not_social", None)
+            return TlsDecision(None if self.is_forum_host(sni) else "not_social", None)
         if match.media:
             return TlsDecision("media", match)
         if not match.intercept:

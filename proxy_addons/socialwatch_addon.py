@@ -113,7 +113,7 @@ class SocialWatch:
         except (OSError, RegistryError) as e:
             raise exceptions.OptionsError(f"socialwatch: approved-accounts registry: {e}") from None
         self.config = config
-        self.scope = DistrictScope(config.proxy.district_subnets, self.catalog)
+        self.scope = DistrictScope(config.proxy.district_subnets, self.catalog, config.proxy.forum_hosts)
         self.pinned.ttl_seconds = config.proxy.pinned_client_ttl_seconds
         self.policy = PolicyRules(DistrictProfile(district.names, district.email_domains), approved)
         self.identity = None  # made in running(): it creates the pseudonym key on first start
@@ -188,7 +188,10 @@ class SocialWatch:
             self.metrics.evictions.labels(table="pinned_clients").inc(evicted)
 
     def requestheaders(self, flow: http.HTTPFlow):
-        platform = self.scope.platform_for(flow.client_conn.peername[0], flow.request.pretty_host)
+        request, client = flow.request, flow.client_conn.peername[0]
+        platform = self.scope.platform_for(client, request.pretty_host)
+        if platform is None and self.scope.may_identify(client, request.pretty_host, request.scheme):
+            platform = self.rules.identify(request.method, request.path.split("?", 1)[0])
         if platform is None:
             # Not ours: stream it through without buffering or reading it.
             flow.request.stream = True

@@ -38,6 +38,10 @@ class ProxyConfig(_Section):
         description="Largest request body (on the wire and after decompression) read for text. "
         "Larger bodies are skipped and counted.",
     )
+    forum_hosts: tuple[str, ...] = Field(
+        (), description="Forums on hosts of their own (a school's Discourse, a club's phpBB) to decrypt and "
+        "recognise by request shape; plain-HTTP forums are recognised without being listed.",
+    )
     pinned_client_ttl_seconds: float = Field(
         86_400, gt=0,
         description="How long a device that refused the proxy's certificate for a host (a pinned app) "

@@ -26,6 +26,7 @@ FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "platform_requests.toml"
 PLATFORM_REQUESTS = tomllib.loads(FIXTURES.read_text())["request"]
 DEVICE = "127.30.0.5"
 TWITCH_CHAT = "irc-ws.chat.twitch.tv"
+FORUM_HOST = "forum.example-school.org"  # a Discourse the district lists in proxy.forum_hosts
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,12 @@ def upstream(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def plain_http_upstream():
+    with UpstreamServer(None) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def store(clickhouse_server):
     store = open_storage(clickhouse_server.url_for(f"recognizers_{uuid.uuid4().hex[:8]}"))
     yield store
@@ -44,11 +51,15 @@ def store(clickhouse_server):
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream, store, clickhouse_server):
+def proxy(tmp_path_factory, upstream, plain_http_upstream, store, clickhouse_server):
     server, certs = upstream
+    workdir = tmp_path_factory.mktemp("proxy")
+    config = workdir / "socialwatch.toml"
+    config.write_text(f'[proxy]\nforum_hosts = ["{FORUM_HOST}"]\n[identity]\npseudonym_key_file = "{workdir / "key"}"\n')
     with running_mitmdump(
-        tmp_path_factory.mktemp("proxy"), storage_url=clickhouse_server.url_for(store.database),
-        upstream_port=server.port, certs=certs, district_subnets=["127.30.0.0/16"],
+        workdir, storage_url=clickhouse_server.url_for(store.database),
+        upstream_port=server.port, upstream_http_port=plain_http_upstream.port, certs=certs,
+        district_subnets=["127.30.0.0/16"], options={"socialwatch_config": str(config)},
     ) as proxy:
         yield proxy
 

@@ -49,7 +49,7 @@ def test_every_platform_the_issue_names_has_a_dedicated_recognizer_and_a_fixture
 @pytest.mark.parametrize("request_", PLATFORM_REQUESTS, ids=[r["name"] for r in PLATFORM_REQUESTS])
 def test_real_shaped_requests_are_recognized(rules, request_):
     url = urllib.parse.urlsplit(request_["url"])
-    platform = Catalog.load().platform_for(url.hostname)
+    platform = Catalog.load().platform_for(url.hostname) or rules.identify(request_["method"], url.path)
     body = parse_body(request_["body"].encode(), request_["content_type"], "", 1_000_000, rules.json_fields)
     recognition = rules.recognize(platform, request_["method"], url.path, urllib.parse.parse_qsl(url.query), body)
     expect = request_["expect"]
@@ -73,3 +73,14 @@ def test_text_in_the_query_string_is_read_only_where_a_recognizer_says_so(rules)
 def test_websocket_messages_are_read_by_rule_or_as_json(rules, platform, message, expected):
     recognition = rules.recognize_websocket(platform, message)
     assert (recognition.action, recognition.target, recognition.text) == expected
+
+
+@pytest.mark.parametrize("method, path, platform", [
+    ("POST", "/posts.json", "discourse"),
+    ("POST", "/posts", "discourse"),
+    ("POST", "/forum/posting.php", "phpbb"),
+    ("GET", "/posts.json", None),
+    ("POST", "/api/v1/web/comments/1/add/", None),
+])
+def test_forum_software_is_identified_by_its_request_shape(rules, method, path, platform):
+    assert rules.identify(method, path) == platform

@@ -39,3 +39,13 @@ def test_a_request_is_ours_only_from_a_district_device_to_a_platform(scope):
     assert scope.platform_for("10.9.9.9", "www.instagram.com") == "instagram"
     assert scope.platform_for("192.0.2.7", "www.instagram.com") is None
     assert scope.platform_for("10.9.9.9", "www.example.org") is None
+
+
+def test_listed_forum_hosts_are_decrypted_and_plain_http_may_be_identified():
+    scope = DistrictScope([ipaddress.ip_network("10.0.0.0/8")], Catalog.load(), ["forum.example-school.org"])
+    assert scope.tls_decision("10.1.2.3", "forum.example-school.org").passthrough_reason is None
+    assert scope.tls_decision("10.1.2.3", "other.example-school.org").passthrough_reason == "not_social"
+    assert scope.may_identify("10.1.2.3", "boards.example.net", "http")
+    assert scope.may_identify("10.1.2.3", "www.forum.example-school.org", "https")
+    assert not scope.may_identify("10.1.2.3", "boards.example.net", "https")
+    assert not scope.may_identify("192.0.2.7", "boards.example.net", "http")

@@ -86,10 +86,15 @@ class DeviceClient:
 
     def request(self, method: str, url: str, *, content: bytes | None = None, headers: dict | None = None) -> Response:
         parts = urllib.parse.urlsplit(url)
-        conn = self.connect(parts.hostname, parts.port or 443)
+        if parts.scheme == "http":  # plain HTTP: the absolute URL goes to the proxy
+            conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, source_address=(self.source_ip, 0),
+                                              timeout=10)
+            target = url
+        else:
+            conn = self.connect(parts.hostname, parts.port or 443)
+            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         try:
-            conn.request(method, urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                         body=content, headers=headers or {})
+            conn.request(method, target, body=content, headers=headers or {})
             response = conn.getresponse()
             return Response(response.status, response.read())
         finally:
@@ -130,6 +135,7 @@ def running_mitmdump(
     storage_url: str,
     upstream_port: int,
     certs: UpstreamCerts,
+    upstream_http_port: int | None = None,
     district_subnets: list[str],
     options: dict[str, str] | None = None,
 ) -> Iterator[Proxy]:
@@ -140,6 +146,7 @@ def running_mitmdump(
         "confdir": str(proxy.confdir),
         "ssl_verify_upstream_trusted_ca": str(certs.ca_pem),
         "upstream_redirect": f"127.0.0.1:{upstream_port}",
+        "upstream_redirect_http": f"127.0.0.1:{upstream_http_port}" if upstream_http_port else "",
         "socialwatch_storage_url": storage_url,
         "socialwatch_metrics_port": str(proxy.metrics_port),
         "flow_detail": "0",

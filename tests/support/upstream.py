@@ -65,13 +65,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class UpstreamServer:
     """HTTPS on 127.0.0.1 with one certificate for all stand-in hosts; records (method, host, path, bytes)."""
 
-    def __init__(self, certs: UpstreamCerts):
+    def __init__(self, certs: UpstreamCerts | None):
+        """HTTPS with `certs`; plain HTTP when None."""
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.requests = []
         self.httpd.websocket_messages = []
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(certs.cert_pem, certs.key_pem)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        if certs is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certs.cert_pem, certs.key_pem)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.requests = self.httpd.requests
         self.websocket_messages = self.httpd.websocket_messages

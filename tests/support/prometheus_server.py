@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import yaml
 
 from support.processes import free_port, stop, wait_for_port
 
@@ -34,25 +35,29 @@ class Prometheus:
 
 
 @contextlib.contextmanager
-def running_prometheus(workdir: pathlib.Path, targets: list[str]) -> Iterator[Prometheus]:
+def running_prometheus(workdir: pathlib.Path, targets: list[str] = (), *, config: dict | None = None,
+                       consoles: pathlib.Path | None = None) -> Iterator[Prometheus]:
+    """Prometheus scraping `targets` every second, or with a whole `config`; with the console
+    templates and libraries under `consoles` (its consoles/ and console_libraries/)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise RuntimeError("prometheus is not installed: run `make test`, which installs Debian's package")
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: socialwatch\n    static_configs:\n"
-        f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
-    )
+    config = config or {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "socialwatch", "static_configs": [{"targets": list(targets)}]}],
+    }
+    config_file = workdir / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config))
     port = free_port()
     log = workdir / "prometheus.log"
+    args = [binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]
+    if consoles is not None:
+        args += [f"--web.console.templates={consoles / 'consoles'}",
+                 f"--web.console.libraries={consoles / 'console_libraries'}"]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, process, log)
         yield Prometheus(port)

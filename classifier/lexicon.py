@@ -3,8 +3,13 @@
 A lexicon directory holds one CSV file per language (``en.csv``, ``es.csv``, ...)
 and ``identity_terms.txt``. Each CSV row is one phrase::
 
-    phrase,category,subcategory,severity,weight,language
-    kill yourself,bullying,harassment,high,1.0,en
+    phrase,category,subcategory,severity,weight,language,rules
+    kill yourself,bullying,harassment,high,1.0,en,
+    stupid,bullying,targeted_insult,medium,0.6,en,target=3
+    not,context,negation,low,0,en,
+
+``rules`` is empty or space-separated rules, see ``parse_rules``. Rows of category
+``context`` are cues, not signals: negation, targets, hyperbole, homework, ...
 
 ``identity_terms.txt`` lists identity terms (``gay``, ``trans``, ``muslim``, ...),
 one per line, ``#`` starts a comment line. A phrase that normalizes to exactly an
@@ -29,14 +34,28 @@ from .flags import SEVERITIES
 from .normalize import normalize
 
 CATEGORIES: dict[str, frozenset[str]] = {
-    "bullying": frozenset({"targeted_insult", "threat", "exclusion", "hazing", "harassment"}),
-    "selfharm": frozenset({"ideation", "behaviour", "planning", "help_seeking"}),
-    "impersonation": frozenset({"claims_identity", "fake_account", "official_claim"}),
+    "bullying": frozenset({"targeted_insult", "threat", "exclusion", "hazing", "harassment",
+                           "sexual_harassment", "hate"}),
+    "self_harm": frozenset({"research", "ideation", "help_seeking", "behaviour", "active_planning"}),
     "violence": frozenset({"threat", "weapon", "planning"}),
+    "impersonation": frozenset({"claims_identity", "fake_account", "official_claim"}),
+    "pii": frozenset({"phone", "email", "address", "birthday", "school"}),
 }
-"""Known categories and, for each, its known subcategories."""
+"""Flag categories and, for each, its subcategories (documented in docs/classifier.md)."""
 
-COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language")
+CONTEXT = "context"
+"""The category of cue rows: they never raise a flag, they qualify the matches around them."""
+
+CONTEXT_KINDS = frozenset({"negation", "target", "method", "time", "self", "group",
+                           "hyperbole", "homework", "news", "lyrics", "joke"})
+"""Cue kinds. The first six are markers (weight 0) that rules refer to; the others are
+text-wide contexts whose (negative) weight is added to the score of each category matched."""
+
+MARKER_KINDS = frozenset({"negation", "target", "method", "time", "self", "group"})
+"""Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
+people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
+
+COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language", "rules")
 """The header every lexicon CSV file starts with."""
 
 IDENTITY_TERMS_FILE = "identity_terms.txt"
@@ -72,11 +91,67 @@ class Entry:
     severity: str
     """One of SEVERITIES."""
     weight: float
-    """What one match of this phrase adds to its category's score (finite, > 0)."""
+    """What one match adds to its category's score (finite, not 0; negative lowers it).
+    For context cues: 0 for markers, <= 0 for text-wide contexts."""
     language: str
     """Lowercase ISO 639 code, e.g. ``en``."""
     source: str
     """Where the entry is defined, ``file:line``."""
+    rules: Rules = dataclasses.field(default_factory=lambda: Rules())
+    """The parsed ``rules`` column."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rules:
+    """When a match counts. Every rule is optional; an empty ``rules`` column means always."""
+
+    negatable: bool = False
+    """``negatable``: a negation cue ending at most ``NEGATION_WINDOW`` tokens before the
+    match cancels it ("not going to kill myself")."""
+    target: int | None = None
+    """``target=N``: counts only with a target (second person, an @mention, a roster name)
+    within N tokens before or after it ("you're so stupid" but not "stupid test")."""
+    near: tuple[tuple[str, int], ...] = ()
+    """``near=KIND:N`` (repeatable): counts only with a context cue of KIND within N tokens;
+    all of them must hold ("pills" near a time such as "tonight")."""
+    only: tuple[str, ...] = ()
+    """``only=CAT+CAT`` on a text-wide context cue: the categories it lowers (default: all but
+    ``pii`` and ``impersonation``)."""
+
+    def describe(self) -> str:
+        parts = ["negatable"] if self.negatable else []
+        if self.target is not None:
+            parts.append(f"target={self.target}")
+        parts += [f"near={kind}:{n}" for kind, n in self.near]
+        if self.only:
+            parts.append("only=" + "+".join(self.only))
+        return " ".join(parts)
+
+
+NEGATION_WINDOW = 3
+"""Tokens between a negation cue and the phrase it cancels, at most."""
+
+
+def parse_rules(text: str) -> Rules:
+    """``"negatable target=3 near=time:8"`` -> Rules; raises ValueError naming the bad rule."""
+    negatable, target, near, only = False, None, [], ()
+    for rule in text.split():
+        name, _, value = rule.partition("=")
+        if name == "negatable" and not value:
+            negatable = True
+        elif name == "target" and value.isdigit() and 0 < int(value) <= 50:
+            target = int(value)
+        elif name == "near" and ":" in value:
+            kind, _, n = value.partition(":")
+            if kind not in MARKER_KINDS or not n.isdigit() or not 0 < int(n) <= 50:
+                raise ValueError(f"{rule!r}: expected near=KIND:N with KIND one of "
+                                 f"{', '.join(sorted(MARKER_KINDS))} and 1 <= N <= 50")
+            near.append((kind, int(n)))
+        elif name == "only" and value and set(value.split("+")) <= set(CATEGORIES):
+            only = tuple(value.split("+"))
+        else:
+            raise ValueError(f"unknown rule {rule!r}; known: negatable, target=N, near=KIND:N, only=CAT+CAT")
+    return Rules(negatable, target, tuple(near), only)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,14 +174,14 @@ def load_lexicon(directory: pathlib.Path) -> Lexicon:
     texts = {path: _read_text(path) for path in [*csv_paths, identity_path]}
     identity_terms = _parse_identity_terms(identity_path, texts[identity_path])
     entries: list[Entry] = []
-    defined_at: dict[tuple[str, str], str] = {}
+    defined_at: dict[tuple[str, str, str], str] = {}
     for path in csv_paths:
         for line, row in _parse_rows(path, texts[path]):
             entry = _entry(path, line, row, identity_terms)
-            earlier = defined_at.setdefault((entry.language, entry.key), entry.source)
+            earlier = defined_at.setdefault((entry.language, entry.key, entry.category), entry.source)
             if earlier != entry.source:
-                raise LexiconError(path, line, "phrase",
-                                   f"{entry.phrase!r} duplicates {earlier} (language {entry.language})")
+                raise LexiconError(path, line, "phrase", f"{entry.phrase!r} duplicates {earlier} "
+                                                         f"(language {entry.language}, category {entry.category})")
             entries.append(entry)
     if not entries:
         raise LexiconError(directory, None, "entries", "the CSV files hold no phrase")
@@ -165,7 +240,7 @@ def _parse_rows(path: pathlib.Path, text: str) -> Iterator[tuple[int, list[str]]
 
 
 def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: frozenset[str]) -> Entry:
-    phrase, category, subcategory, severity, weight_text, language = fields
+    phrase, category, subcategory, severity, weight_text, language, rules_text = fields
 
     def fail(field: str, reason: str) -> LexiconError:
         return LexiconError(path, line, field, reason)
@@ -173,25 +248,36 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
     key = normalize(phrase).text.strip()
     if not key:
         raise fail("phrase", "empty phrase")
-    if _trim_to_alphanumeric(key) in identity_terms:
+    if _trim_to_alphanumeric(key) in identity_terms and (category, subcategory) != (CONTEXT, "group"):
         raise fail("phrase", f"{phrase!r} is an identity term ({IDENTITY_TERMS_FILE}); "
                              "an identity term alone must never raise a flag")
-    if category not in CATEGORIES:
-        raise fail("category", f"unknown category {category!r}; known: {', '.join(sorted(CATEGORIES))}")
-    if subcategory not in CATEGORIES[category]:
+    known = {**CATEGORIES, CONTEXT: CONTEXT_KINDS}
+    if category not in known:
+        raise fail("category", f"unknown category {category!r}; known: {', '.join(sorted(known))}")
+    if subcategory not in known[category]:
         raise fail("subcategory", f"unknown subcategory {subcategory!r} of {category}; "
-                                  f"known: {', '.join(sorted(CATEGORIES[category]))}")
+                                  f"known: {', '.join(sorted(known[category]))}")
     if severity not in SEVERITIES:
         raise fail("severity", f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}")
     try:
         weight = float(weight_text)
     except ValueError:
         raise fail("weight", f"{weight_text!r} is not a number") from None
-    if not (math.isfinite(weight) and weight > 0):
-        raise fail("weight", f"{weight_text!r} must be a finite number > 0")
+    if not math.isfinite(weight):
+        raise fail("weight", f"{weight_text!r} must be a finite number")
+    if category != CONTEXT and weight == 0:
+        raise fail("weight", f"{weight_text!r}: a phrase's weight must not be 0")
+    if category == CONTEXT and subcategory in MARKER_KINDS and weight != 0:
+        raise fail("weight", f"{weight_text!r}: a {subcategory} cue is a marker, its weight must be 0")
+    if category == CONTEXT and weight > 0:
+        raise fail("weight", f"{weight_text!r}: a context cue can only lower a score (weight <= 0)")
     if not _LANGUAGE.fullmatch(language):
         raise fail("language", f"{language!r} is not a lowercase ISO 639 code such as en")
-    return Entry(phrase, key, category, subcategory, severity, weight, language, f"{path.name}:{line}")
+    try:
+        rules = parse_rules(rules_text)
+    except ValueError as error:
+        raise fail("rules", str(error)) from None
+    return Entry(phrase, key, category, subcategory, severity, weight, language, f"{path.name}:{line}", rules)
 
 
 def _version(texts: dict[pathlib.Path, str]) -> str:

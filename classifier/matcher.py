@@ -1,67 +1,162 @@
 """Matching and scoring: find lexicon phrases in a text and turn them into flags.
 
-The pipeline is normalize -> match -> score -> flag:
+The pipeline is normalize -> match -> rules -> score -> flag:
 
 1. the text (its first ``MAX_TEXT_CHARS`` characters) is normalized;
-2. one Aho-Corasick automaton finds every lexicon phrase in it; a match counts only
-   on word boundaries (no letter or digit just before or just after it), and is
-   mapped back to offsets in the original text;
-3. per category, where matches overlap only the longest counts (on a tie, the
-   earlier); the score is the sum of the weights of the *distinct* phrases
-   matched: a phrase repeated in one text counts once;
-4. a category whose score reaches the threshold is flagged, with the highest
-   severity among its matches and a one-sentence explanation.
+2. one Aho-Corasick automaton finds every lexicon phrase and context cue in it; a match
+   counts only on word boundaries, and is mapped back to offsets in the original text;
+3. per category, where matches overlap only the longest counts (on a tie, the earlier):
+   "dying of laughter" (a negative weight) hides "dying";
+4. each match's rules are checked (negation, target, co-occurrence); a match whose rule
+   does not hold weighs 0; a match inside double quotes weighs half;
+5. the score of a category is the sum of the weights of its *distinct* phrases (a
+   phrase repeated counts once), plus the (negative) weights of the text-wide context
+   cues (hyperbole, homework, news, lyrics, jokes) found anywhere in the text;
+6. a category whose score reaches its threshold is flagged. Its severity is the highest
+   among its positively weighted matches, one level lower when a context cue or a
+   quotation lowered the score; the explanation lists phrases, weights, rules and score.
+
+Personal information (``pii``) is found by ``pii.find`` on the original text; each
+distinct finding weighs 1.0.
 """
 
 from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import math
 import pathlib
+import re
+from collections.abc import Iterable, Mapping
 
 import ahocorasick
 
+from . import pii
 from .flags import SEVERITIES, Flag, Match
-from .lexicon import Entry, Lexicon, load_lexicon
-from .normalize import normalize
+from .lexicon import (
+    CATEGORIES,
+    CONTEXT,
+    MARKER_KINDS,
+    NEGATION_WINDOW,
+    Entry,
+    Lexicon,
+    Rules,
+    load_lexicon,
+)
+from .normalize import Normalized, normalize
 
 MAX_TEXT_CHARS = 20_000
-"""Characters of a text that are classified; the rest is ignored (bounds the work per text)."""
+"""Characters of a text that are classified; the rest is ignored and the flag says so."""
 
 PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 """The lexicons shipped with socialwatch."""
 
+QUOTED_FACTOR = 0.5
+"""A match inside double quotes ("...") weighs this fraction of its weight."""
+
+DEFAULT_CONTEXT_CATEGORIES = ("bullying", "self_harm", "violence")
+"""Categories a text-wide context cue lowers unless its ``only=`` rule says otherwise."""
+
+ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account": 1.0, "i'm {name}": 0.5,
+                          "i am {name}": 0.5, "soy {name}": 0.5, "sou {name}": 0.5, "ik ben {name}": 0.5,
+                          "aquí {name}": 1.0, "aqui é {name}": 1.0, "dit is {name}": 1.0}
+"""Impersonation phrases added for every roster name (claims_identity, medium), with their weight:
+"I'm <name>" alone does not flag (it may be the student's own name)."""
+
+_MENTION = re.compile(r"(?<!\w)@\w{2,}")
+_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+_QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
+
+
+def _variants(key: str) -> set[str]:
+    """Forms a phrase is also matched as: letters undoubled (normalization reduces
+    "killlll" to "kil"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
+    forms = {key, re.sub(r"([^\W\d_])\1", r"\1", key)}
+    forms |= {form.replace(" ", "") for form in forms if " " in form}
+    return {form for form in forms if form}
+
+
+def _roster_entries(names: Iterable[str]) -> list[Entry]:
+    entries = []
+    for name in names:
+        key = normalize(name.strip()).text.strip()
+        if not key:
+            continue
+        entries.append(Entry(name.strip(), key, CONTEXT, "target", "low", 0.0, "xx", "roster"))
+        for template, weight in ROSTER_CLAIM_TEMPLATES.items():
+            phrase = template.format(name=name.strip())
+            entries.append(Entry(phrase, normalize(phrase).text.strip(), "impersonation", "claims_identity",
+                                 "medium", weight, "xx", "roster"))
+    return entries
+
 
 class Matcher:
-    """Every lexicon phrase in one Aho-Corasick automaton, built once."""
+    """Every lexicon phrase and cue in one Aho-Corasick automaton, built once."""
 
-    def __init__(self, entries: tuple[Entry, ...]) -> None:
+    def __init__(self, entries: Iterable[Entry]) -> None:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
+        entries = list(entries)
         for entry in entries:
             by_key[entry.key].append(entry)
-        self._automaton = ahocorasick.Automaton()
+        variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
+            for form in _variants(key) - {key}:
+                if form not in by_key:
+                    variant_of[form].extend(same_key)
+        self._automaton = ahocorasick.Automaton()
+        self.vocabulary: frozenset[str] = frozenset()
+        vocabulary = set()
+        for key, same_key in [*by_key.items(), *variant_of.items()]:
             self._automaton.add_word(key, (len(key), tuple(same_key)))
+            vocabulary.add(key.replace(" ", ""))
+            vocabulary.update(key.split(" "))
         self._automaton.make_automaton()
+        self.vocabulary = frozenset(word for word in vocabulary if word.isalpha())
 
-    def find(self, text: str) -> list[Match]:
-        """Every match on word boundaries in ``text``, with offsets into ``text``."""
-        norm = normalize(text)
-        matches = []
-        for last, (length, entries) in self._automaton.iter(norm.text):
+    def find(self, norm: Normalized) -> list[tuple[int, int, Entry]]:
+        """``(start, end, entry)`` in normalized text for every match on word boundaries."""
+        text = norm.text
+        found = []
+        for last, (length, entries) in self._automaton.iter(text):
             start, end = last - length + 1, last + 1
-            if _is_alphanumeric_at(norm.text, start - 1) or _is_alphanumeric_at(norm.text, end):
+            if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
                 continue
-            original_start, original_end = norm.original_span(start, end)
             for entry in entries:
-                matches.append(Match(entry.phrase, entry.category, entry.subcategory, entry.severity,
-                                     entry.weight, original_start, original_end))
-        return matches
+                found.append((start, end, entry))
+        return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Hit:
+    start: int  # in normalized text
+    end: int
+    entry: Entry
+
+
+class _Tokens:
+    """Token index of a position of the normalized text, computed once, on demand."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def index(self, position: int) -> int:
+        if self._starts is None:
+            self._starts = [m.start() for m in _TOKEN.finditer(self._text)]
+        return bisect.bisect_right(self._starts, position) - 1
+
+    def distance(self, a: _Hit, b: _Hit) -> int:
+        """Tokens strictly between two hits (0 when adjacent or overlapping)."""
+        if a.end <= b.start:
+            return max(0, self.index(b.start) - self.index(a.end - 1) - 1)
+        if b.end <= a.start:
+            return max(0, self.index(a.start) - self.index(b.end - 1) - 1)
+        return 0
 
 
 class Classifier:
-    """Flags bullying, self-harm, impersonation and violence signals in a text.
+    """Flags bullying, self-harm, violence, impersonation and personal-information signals.
 
     >>> clf = Classifier.load()
     >>> [flag.category for flag in clf.classify("nobody likes you, just kys")]
@@ -70,71 +165,254 @@ class Classifier:
     []
     """
 
-    def __init__(self, lexicon: Lexicon, threshold: float) -> None:
-        if not (math.isfinite(threshold) and threshold > 0):
-            raise ValueError(f"threshold must be a finite number > 0, not {threshold!r}")
+    def __init__(self, lexicon: Lexicon, threshold: float = 1.0,
+                 thresholds: Mapping[str, float] | None = None,
+                 age_band_thresholds: Mapping[str, Mapping[str, float]] | None = None,
+                 phone_region: str = "US") -> None:
+        for value in [threshold, *(thresholds or {}).values(),
+                      *(v for band in (age_band_thresholds or {}).values() for v in band.values())]:
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"threshold must be a finite number > 0, not {value!r}")
+        for category in [*(thresholds or {}), *(c for b in (age_band_thresholds or {}).values() for c in b)]:
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {category!r} in thresholds; known: {', '.join(CATEGORIES)}")
         self._lexicon = lexicon
-        self._matcher = Matcher(lexicon.entries)
         self._threshold = float(threshold)
+        self._thresholds = {c: float((thresholds or {}).get(c, threshold)) for c in CATEGORIES}
+        self._age_bands = {band: {c: float(v) for c, v in values.items()}
+                           for band, values in (age_band_thresholds or {}).items()}
+        self._phone_region = phone_region
+        self._roster: frozenset[str] = frozenset()
+        self._matcher = Matcher(lexicon.entries)
 
     @classmethod
-    def load(cls, lexicon_dir: pathlib.Path | None = None, threshold: float = 1.0) -> Classifier:
-        """Load the lexicons of ``lexicon_dir`` (None: the packaged ones); raises ``LexiconError``."""
-        return cls(load_lexicon(PACKAGED_LEXICONS if lexicon_dir is None else lexicon_dir), threshold)
+    def load(cls, lexicon_dir: pathlib.Path | None = None, threshold: float = 1.0, *,
+             thresholds: Mapping[str, float] | None = None,
+             age_band_thresholds: Mapping[str, Mapping[str, float]] | None = None,
+             roster: Iterable[str] = (), phone_region: str = "US") -> Classifier:
+        """Load the lexicons of ``lexicon_dir`` (None: the packaged ones); raises ``LexiconError``.
+
+        ``threshold``: default for every category; ``thresholds``: per category;
+        ``age_band_thresholds``: per age band, per category (``classify(text, age_band=)``);
+        ``roster``: names of students and staff (see ``set_roster``).
+        """
+        classifier = cls(load_lexicon(PACKAGED_LEXICONS if lexicon_dir is None else lexicon_dir),
+                         threshold, thresholds, age_band_thresholds, phone_region)
+        classifier.set_roster(roster)
+        return classifier
+
+    def set_roster(self, names: Iterable[str]) -> bool:
+        """Use these names as targets ("@name" or "Name, you ...") and in impersonation claims
+        ("this is Name"). The automaton is rebuilt only when the set of names changed;
+        returns whether it was."""
+        roster = frozenset(name.strip() for name in names if name.strip())
+        if roster == self._roster:
+            return False
+        self._roster = roster
+        self._matcher = Matcher([*self._lexicon.entries, *_roster_entries(sorted(roster))])
+        return True
 
     @property
     def lexicon_version(self) -> str:
         """Identifies the lexicon files in use: 12 hex digits of their SHA-256."""
         return self._lexicon.version
 
-    def classify(self, text: str) -> list[Flag]:
+    @property
+    def lexicon(self) -> Lexicon:
+        """The lexicon in use."""
+        return self._lexicon
+
+    @property
+    def phone_region(self) -> str:
+        """Region (ISO 3166 code) of phone numbers written without ``+``."""
+        return self._phone_region
+
+    def threshold(self, category: str, age_band: str | None = None) -> float:
+        """The threshold of ``category``, for ``age_band`` when it has its own."""
+        if age_band is not None and category in self._age_bands.get(age_band, {}):
+            return self._age_bands[age_band][category]
+        return self._thresholds[category]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every character of personal information replaced by "•" (same length,
+        so the offsets of every match stay exact). Never raises for a ``str``."""
+        try:
+            return pii.redact(text, pii.find(text, self._phone_region))
+        except Exception:  # noqa: BLE001 - a library failure must not leak unredacted text
+            return pii.REDACTION_CHAR * len(text)
+
+    def classify(self, text: str, age_band: str | None = None) -> list[Flag]:
         """Flags for ``text``, most severe first, then by category; [] when nothing is flagged.
 
-        Only the first ``MAX_TEXT_CHARS`` characters are read: a phrase past them is not
-        seen. Never raises for a ``str``, whatever it holds (control characters, lone
-        surrogates, megabytes).
+        Only the first ``MAX_TEXT_CHARS`` characters are read; a flag then says
+        ``truncated``. Never raises for a ``str``, whatever it holds.
         """
-        by_category: dict[str, list[Match]] = collections.defaultdict(list)
-        for match in self._matcher.find(text[:MAX_TEXT_CHARS]):
-            by_category[match.category].append(match)
-        flags = [_flag(category, matches, self._threshold) for category, matches in sorted(by_category.items())]
-        raised = [flag for flag in flags if flag is not None]
-        raised.sort(key=lambda flag: SEVERITIES.index(flag.severity), reverse=True)  # stable: category order kept
-        return raised
+        truncated = len(text) > MAX_TEXT_CHARS
+        text = text[:MAX_TEXT_CHARS]
+        norm = normalize(text, self._matcher.vocabulary)
+        hits = [_Hit(s, e, entry) for s, e, entry in self._matcher.find(norm)]
+        markers: dict[str, list[_Hit]] = collections.defaultdict(list)
+        contexts: dict[str, Entry] = {}
+        signals: dict[str, list[_Hit]] = collections.defaultdict(list)
+        for hit in hits:
+            entry = hit.entry
+            if entry.category == CONTEXT:
+                if entry.subcategory in MARKER_KINDS:
+                    markers[entry.subcategory].append(hit)
+                else:
+                    contexts.setdefault(entry.phrase, entry)
+            else:
+                signals[entry.category].append(hit)
+        if "@" in norm.text:
+            markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
+        tokens = _Tokens(norm.text)
+        quotes = [m.start() for m in _QUOTES.finditer(norm.text)] if signals else []
+        flags = []
+        for category in sorted(signals):
+            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band)
+            if flag is not None:
+                flags.append(flag)
+        try:
+            spans = pii.find(text, self._phone_region)
+        except Exception:  # noqa: BLE001 - a library bug must not stop classification
+            spans = []
+        if spans:
+            flag = self._pii_flag(spans, age_band)
+            if flag is not None:
+                flags.append(flag)
+        if truncated:
+            flags = [dataclasses.replace(flag, truncated=True) for flag in flags]
+        flags.sort(key=lambda flag: (-SEVERITIES.index(flag.severity), flag.category))
+        return flags
+
+    def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
+               contexts: dict[str, Entry], tokens: _Tokens, quotes: list[int], norm: Normalized,
+               age_band: str | None) -> Flag | None:
+        weighed: list[tuple[_Hit, float, list[str]]] = []
+        for hit in _longest_first(hits):
+            weight, fired = _apply_rules(hit, markers, tokens, norm)
+            if weight and quotes and _quoted(hit, quotes):
+                weight *= QUOTED_FACTOR
+                fired.append(f"quoted: weight x{QUOTED_FACTOR}")
+            weighed.append((hit, weight, fired))
+        by_phrase: dict[str, tuple[_Hit, float, list[str]]] = {}
+        counts = collections.Counter(hit.entry.phrase for hit, _, _ in weighed)
+        for item in weighed:
+            phrase = item[0].entry.phrase
+            if phrase not in by_phrase or abs(item[1]) > abs(by_phrase[phrase][1]):
+                by_phrase[phrase] = item
+        score = sum(weight for _, weight, _ in by_phrase.values())
+        positive = [(hit, weight) for hit, weight, _ in by_phrase.values() if weight > 0]
+        if not positive:
+            return None
+        lowering = [entry for entry in contexts.values()
+                    if category in (entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)]
+        score = round(score + sum(entry.weight for entry in lowering), 6)
+        threshold = self.threshold(category, age_band)
+        if score < threshold:
+            return None
+        top_hit, _ = max(positive, key=lambda hw: (SEVERITIES.index(hw[0].entry.severity), hw[1]))
+        severity = top_hit.entry.severity
+        lowered = bool(lowering) or any("quoted" in rule for _, _, fired in by_phrase.values() for rule in fired)
+        if lowered and severity != "low":
+            severity = SEVERITIES[SEVERITIES.index(severity) - 1]
+        matches = []
+        for hit, weight, fired in weighed:
+            if weight <= 0:
+                continue
+            start, end = norm.original_span(hit.start, hit.end)
+            e = hit.entry
+            matches.append(Match(e.phrase, category, e.subcategory, e.severity, e.weight, start, end, "; ".join(fired)))
+        explanation = _explain(category, by_phrase, counts, lowering, lowered, severity, score, threshold)
+        return Flag(category, severity, score, threshold, tuple(matches), explanation, top_hit.entry.subcategory)
+
+    def _pii_flag(self, spans: list[pii.Span], age_band: str | None) -> Flag | None:
+        threshold = self.threshold("pii", age_band)
+        kinds = collections.Counter(span.kind for span in spans)
+        score = round(float(len(spans)), 6)
+        if score < threshold:
+            return None
+        matches = tuple(Match(f"<{s.kind}>", "pii", s.kind, "medium", 1.0, s.start, s.end) for s in spans)
+        found = ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in kinds.items())
+        explanation = f"pii: found {found} (weight 1.0 each); score {score} >= threshold {threshold}"
+        return Flag("pii", "medium", score, threshold, matches, explanation, spans[0].kind)
 
 
-def _is_alphanumeric_at(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and text[index].isalnum()
+_MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")
 
 
-def _longest_first(matches: list[Match]) -> list[Match]:
-    """Drop every match that overlaps a longer (or equally long, earlier) one; text order."""
-    kept: list[Match] = []
+def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens,
+                 norm: Normalized) -> tuple[float, list[str]]:
+    """The match's weight after its rules, and what fired."""
+    rules: Rules = hit.entry.rules
+    weight = hit.entry.weight
+    fired: list[str] = []
+    if rules.target is not None:
+        near = _nearest(hit, markers.get("target", ()), tokens, rules.target)
+        if near is None:
+            return 0.0, [f"target: none within {rules.target} tokens"]
+        fired.append(f'target: "{norm.text[near.start:near.end]}"')
+    for kind, window in rules.near:
+        near = _nearest(hit, markers.get(kind, ()), tokens, window)
+        if near is None:
+            return 0.0, [*fired, f"near {kind}: none within {window} tokens"]
+        fired.append(f'near {kind}: "{norm.text[near.start:near.end]}"')
+    if rules.negatable:
+        for negation in markers.get("negation", ()):
+            if negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW:
+                return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"']
+    return weight, fired
+
+
+def _nearest(hit: _Hit, candidates: Iterable[_Hit], tokens: _Tokens, window: int) -> _Hit | None:
+    best, best_distance = None, window + 1
+    for candidate in candidates:
+        if candidate.start < hit.end and hit.start < candidate.end and not (
+                candidate.start <= hit.start and candidate.end >= hit.end) and candidate.entry.category == CONTEXT:
+            distance = 0  # a cue inside the phrase ("you" in "you're stupid") is adjacent
+        else:
+            distance = tokens.distance(candidate, hit)
+        if distance < best_distance:
+            best, best_distance = candidate, distance
+    return best
+
+
+def _quoted(hit: _Hit, quotes: list[int]) -> bool:
+    """Inside a pair of double quotes: an odd number of quote marks before it, one after it."""
+    before = bisect.bisect_left(quotes, hit.start)
+    return before % 2 == 1 and before < len(quotes) and quotes[before] >= hit.end
+
+
+def _longest_first(hits: list[_Hit]) -> list[_Hit]:
+    """Drop every hit that overlaps a longer (or equally long, earlier) one; text order."""
+    kept: list[_Hit] = []
     kept_starts: list[int] = []
-    for match in sorted(matches, key=lambda m: (m.start - m.end, m.start)):
-        at = bisect.bisect_right(kept_starts, match.start)
-        if (at > 0 and kept[at - 1].end > match.start) or (at < len(kept) and kept[at].start < match.end):
+    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+        at = bisect.bisect_right(kept_starts, hit.start)
+        if (at > 0 and kept[at - 1].end > hit.start) or (at < len(kept) and kept[at].start < hit.end):
             continue
-        kept.insert(at, match)
-        kept_starts.insert(at, match.start)
+        kept.insert(at, hit)
+        kept_starts.insert(at, hit.start)
     return kept
 
 
-def _flag(category: str, matches: list[Match], threshold: float) -> Flag | None:
-    kept = _longest_first(matches)
-    times = collections.Counter((m.phrase, m.subcategory, m.severity, m.weight) for m in kept)
-    # Rounded so that weights 0.1 + 0.7 (0.7999999999999999 in floating point) reach a threshold of 0.8.
-    score = round(sum(weight for _, _, _, weight in times), 6)
-    if score < threshold:
-        return None
-    severity = max((m.severity for m in kept), key=SEVERITIES.index)
-    return Flag(category, severity, score, threshold, tuple(kept), _explain(category, times, score, threshold))
-
-
-def _explain(category: str, times: collections.Counter, score: float, threshold: float) -> str:
+def _explain(category: str, by_phrase: dict, counts: collections.Counter, lowering: list[Entry],
+             lowered: bool, severity: str, score: float, threshold: float) -> str:
     """``bullying: matched "kys" (harassment, weight 1.0, high); score 1.0 >= threshold 1.0``"""
     phrases = []
-    for (phrase, subcategory, severity, weight), count in times.items():
-        repeated = f"; {count} times, counted once" if count > 1 else ""
-        phrases.append(f'"{phrase}" ({subcategory}, weight {weight}, {severity}{repeated})')
-    return f"{category}: matched {', '.join(phrases)}; score {score} >= threshold {threshold}"
+    for phrase, (hit, weight, fired) in by_phrase.items():
+        entry = hit.entry
+        details = [entry.subcategory, f"weight {entry.weight}"]
+        if weight != entry.weight:
+            details.append(f"counted {round(weight, 6)}")
+        details.append(entry.severity)
+        details += fired
+        if counts[phrase] > 1:
+            details.append(f"{counts[phrase]} times, counted once")
+        phrases.append(f'"{phrase}" ({", ".join(details)})')
+    text = f"{category}: matched {', '.join(phrases)}"
+    if lowering:
+        text += "; context " + ", ".join(f'"{e.phrase}" ({e.subcategory}, weight {e.weight})' for e in lowering)
+    if lowered:
+        text += f"; severity lowered one level to {severity}"
+    return f"{text}; score {score} >= threshold {threshold}"

@@ -1,14 +1,13 @@
-"""Classifier.classify(): which posts are flagged, how, and that nothing makes it raise."""
+"""Classifier.classify(): which posts are flagged, how, why, and that nothing makes it raise."""
 
 import math
 import re
 
 import pytest
-
 from socialwatch.classifier import MAX_TEXT_CHARS, Classifier, Flag, Match
 from socialwatch.classifier.matcher import PACKAGED_LEXICONS
 
-HEADER = "phrase,category,subcategory,severity,weight,language\n"
+HEADER = "phrase,category,subcategory,severity,weight,language,rules\n"
 
 
 @pytest.fixture(scope="module")
@@ -16,37 +15,75 @@ def packaged():
     return Classifier.load()
 
 
-def classifier_with(directory, rows, threshold=1.0):
+def classifier_with(directory, rows, threshold=1.0, **options):
     """A classifier over exactly ``rows`` (CSV lines without the header)."""
     (directory / "en.csv").write_text(HEADER + "".join(row + "\n" for row in rows), encoding="utf-8")
     (directory / "identity_terms.txt").write_text("gay\ntrans\n", encoding="utf-8")
-    return Classifier.load(directory, threshold=threshold)
+    return Classifier.load(directory, threshold=threshold, **options)
+
+
+def summary(flags):
+    return [(f.category, f.subcategory, f.severity) for f in flags]
 
 
 @pytest.mark.parametrize(
-    ("post", "category", "phrase", "severity"),
+    ("post", "category", "subcategory", "severity", "phrase"),
     [
-        ("kys", "bullying", "kys", "high"),
-        ("lol just kill yourself already", "bullying", "kill yourself", "high"),
-        ("KILL YOURSELF", "bullying", "kill yourself", "high"),
-        ("ｋｉｌｌ　　ｙｏｕｒｓｅｌｆ", "bullying", "kill yourself", "high"),
-        ("kill \n\t yourself", "bullying", "kill yourself", "high"),
-        ("nobody likes you, seriously", "bullying", "nobody likes you", "medium"),
-        ("you’re worthless", "bullying", "you're worthless", "medium"),
-        ("I want to die", "selfharm", "i want to die", "critical"),
-        ("i'm going to kill myself tonight", "selfharm", "kill myself", "critical"),
-        ("I cut myself again", "selfharm", "cut myself", "critical"),
-        ("me quiero morir", "selfharm", "me quiero morir", "critical"),
-        ("hey guys this is my new account!!", "impersonation", "this is my new account", "medium"),
-        ("This is Mr. Jones, class is cancelled", "impersonation", "this is mr", "medium"),
-        ("posting on behalf of the district", "impersonation", "on behalf of the district", "high"),
-        ("i will shoot everyone", "violence", "i will shoot", "high"),
-        ("gonna bring a gun to school monday", "violence", "bring a gun to school", "critical"),
+        # English
+        ("kys", "bullying", "harassment", "high", "kys"),
+        ("lol just kill yourself already", "bullying", "harassment", "high", "kill yourself"),
+        ("KILL YOURSELF", "bullying", "harassment", "high", "kill yourself"),
+        ("ｋｉｌｌ　　ｙｏｕｒｓｅｌｆ", "bullying", "harassment", "high", "kill yourself"),
+        ("k1ll y0urs3lf", "bullying", "harassment", "high", "kill yourself"),  # leetspeak
+        ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators
+        ("kіll yоurself", "bullying", "harassment", "high", "kill yourself"),  # Cyrillic і and о
+        ("kill urself&#33;", "bullying", "harassment", "high", "kill urself"),  # HTML entity
+        ("nobody likes you, seriously", "bullying", "exclusion", "medium", "nobody likes you"),
+        ("you’re worthless", "bullying", "targeted_insult", "medium", "you're worthless"),
+        ("you are so stupid", "bullying", "targeted_insult", "medium", "stupid"),  # a target within 3 tokens
+        ("@jordan ur such a loser", "bullying", "targeted_insult", "medium", "loser"),
+        ("send nudes or else", "bullying", "sexual_harassment", "high", "send nudes"),
+        ("go back to your country", "bullying", "hate", "high", "go back to your country"),
+        ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it
+        ("i get bullied every day", "bullying", "harassment", "medium", "i get bullied"),
+        ("I want to die", "self_harm", "ideation", "critical", "i want to die"),
+        ("i'm going to kill myself tonight", "self_harm", "active_planning", "critical", "going to kill myself tonight"),
+        ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself"),
+        ("i wrote my note. goodbye everyone", "self_harm", "active_planning", "critical", "goodbye everyone"),
+        ("i wanna diiiiie", "self_harm", "ideation", "critical", "i wanna die"),  # repeated letters
+        ("please talk me out of it", "self_harm", "help_seeking", "high", "talk me out of it"),
+        ("hey guys this is my new account!!", "impersonation", "fake_account", "medium", "this is my new account"),
+        ("This is Mr. Jones, class is cancelled", "impersonation", "claims_identity", "medium", "this is mr"),
+        ("posting on behalf of the district", "impersonation", "official_claim", "high", "on behalf of the district"),
+        ("i will shoot everyone", "violence", "threat", "high", "i will shoot"),
+        ("gonna bring a gun to school monday", "violence", "weapon", "critical", "bring a gun to school"),
+        # Spanish
+        ("mátate", "bullying", "harassment", "high", "mátate"),
+        ("MATATE ya", "bullying", "harassment", "high", "mátate"),  # accents optional
+        ("nadie te quiere", "bullying", "exclusion", "medium", "nadie te quiere"),
+        ("eres una estúpida", "bullying", "targeted_insult", "medium", "estúpida"),
+        ("me quiero morir", "self_harm", "ideation", "critical", "me quiero morir"),
+        ("me corté otra vez", "self_harm", "behaviour", "critical", "me corté"),
+        ("te voy a matar", "violence", "threat", "high", "te voy a matar"),
+        ("soy la profesora, mañana no hay clase", "impersonation", "claims_identity", "medium", "soy la profesora"),
+        # Portuguese
+        ("ninguém gosta de você", "bullying", "exclusion", "medium", "ninguém gosta de você"),
+        ("ninguem gosta de voce", "bullying", "exclusion", "medium", "ninguém gosta de você"),
+        ("vc é muito burra", "bullying", "targeted_insult", "medium", "burra"),
+        ("quero morrer", "self_harm", "ideation", "critical", "quero morrer"),
+        ("vou te matar", "violence", "threat", "high", "vou te matar"),
+        ("essa é minha conta nova", "impersonation", "fake_account", "medium", "essa é minha conta nova"),
+        # Dutch
+        ("niemand vindt je leuk", "bullying", "exclusion", "medium", "niemand vindt je leuk"),
+        ("jij bent echt een idioot", "bullying", "targeted_insult", "medium", "idioot"),
+        ("ik wil dood", "self_harm", "ideation", "critical", "ik wil dood"),
+        ("ik ga je vermoorden", "violence", "threat", "high", "ik ga je vermoorden"),
+        ("dit is mijn nieuwe account", "impersonation", "fake_account", "medium", "dit is mijn nieuwe account"),
     ],
 )
-def test_posts_that_must_be_flagged(packaged, post, category, phrase, severity):
+def test_posts_that_must_be_flagged(packaged, post, category, subcategory, severity, phrase):
     flags = packaged.classify(post)
-    assert [(f.category, f.severity) for f in flags] == [(category, severity)]
+    assert summary(flags) == [(category, subcategory, severity)]
     assert phrase in [m.phrase for m in flags[0].matches]
 
 
@@ -58,23 +95,45 @@ def test_posts_that_must_be_flagged(packaged, post, category, phrase, severity):
         "I'm gay",
         "she is trans and proud",
         "my best friend is muslim and black",
+        "i love gay people",
         "skill yourself up before the exam",  # "kill yourself" only on word boundaries
         "Skys the limit",  # "kys" inside a word
-        "I killed it at the recital",
-        "you’re ugly",  # one mild insult (0.5) stays under the threshold
+        "I killed it at the recital",  # hyperbole
+        "we are killing it this season",
+        "i'm dying of laughter 😂",
+        "i was dying laughing lmao",
+        "omg i'm dead 💀",
+        "you’re ugly",  # one mild insult (0.7) stays under the threshold
+        "that test was so stupid",  # an insult with no one targeted
         "i need help with my homework",  # help-seeking alone is low weight (0.25)
+        "i'm not going to kill myself, don't worry",  # negation
+        "i would never kill myself",
+        "I don't want to die",
+        "no quiero morir",
+        "in Macbeth, Lady Macbeth wants to kill herself; essay due friday",  # homework
+        "suicide squad was a great movie",
+        "the suicide rates among teens rose, the report said",  # research/news, low weight
+        "ik ga morgen niet dood van het lachen",
+        "estoy muerta de risa jajaja",
+        "tô morrendo de rir kkkk",
+        "eu não quero morrer",
+        "ik wil niet dood",
     ],
 )
 def test_posts_that_must_not_be_flagged(packaged, post):
-    assert packaged.classify(post) == []
+    assert summary(packaged.classify(post)) == []
 
 
-def test_no_identity_term_alone_or_in_a_plain_sentence_raises_a_flag(packaged):
+def identity_terms():
     lines = (PACKAGED_LEXICONS / "identity_terms.txt").read_text(encoding="utf-8").splitlines()
-    terms = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    flagged = [term for term in terms
-               if packaged.classify(term) or packaged.classify(f"I am {term}.") or packaged.classify(term.upper())]
-    assert flagged == []
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("term", identity_terms())
+def test_no_identity_term_alone_or_in_a_plain_sentence_raises_a_flag(packaged, term):
+    for post in (term, term.upper(), f"I am {term}.", f"#{term}", f"you are {term}", f"my friends are {term}",
+                 f"proud to be {term} 🏳️‍🌈", f"soy {term}", f"ik ben {term}", f"sou {term}"):
+        assert summary(packaged.classify(post)) == [], post
 
 
 @pytest.mark.parametrize(
@@ -84,6 +143,10 @@ def test_no_identity_term_alone_or_in_a_plain_sentence_raises_a_flag(packaged):
         ("🙂🙂 Kill   Yourself 🙂", ["Kill   Yourself"]),
         ("Straße kys ﬁne kys", ["kys", "kys"]),  # after characters that fold to two
         ("\x00kys\x00", ["kys"]),
+        ("just k . y . s", ["k . y . s"]),
+        ("kiiiiill yourselfffff", ["kiiiiill yourselfffff"]),
+        ("<b>kys</b>", ["kys"]),
+        ("k\u200by\u200bs", ["k\u200by\u200bs"]),
     ],
 )
 def test_match_offsets_highlight_the_exact_original_substring(packaged, post, highlighted):
@@ -91,22 +154,39 @@ def test_match_offsets_highlight_the_exact_original_substring(packaged, post, hi
     assert [post[m.start:m.end] for m in flag.matches] == highlighted
 
 
-def test_the_explanation_names_phrase_subcategory_weight_severity_score_and_threshold(packaged):
-    (flag,) = packaged.classify("I want to kill myself")
-    assert flag.explanation == (
-        'selfharm: matched "kill myself" (ideation, weight 1.0, critical); score 1.0 >= threshold 1.0')
+@pytest.mark.parametrize(
+    ("post", "explanation"),
+    [
+        ("I want to kill myself",
+         'self_harm: matched "want to kill myself" (ideation, weight 1.0, critical); score 1.0 >= threshold 1.0'),
+        ("you are so stupid",
+         ('bullying: matched "stupid" (targeted_insult, weight 1.0, medium, target: "you"); '
+         'score 1.0 >= threshold 1.0')),
+        ('he wrote "i want to die" but i want to die',
+         ('self_harm: matched "i want to die" (ideation, weight 1.0, critical, 2 times, counted once); '
+         'score 1.0 >= threshold 1.0')),
+        ("i want to die lol",
+         ('self_harm: matched "i want to die" (ideation, weight 1.0, critical); context "lol" (hyperbole, weight -0.3); '
+         'severity lowered one level to high; score 0.7 >= threshold 0.5')),
+    ],
+)
+def test_the_explanation_names_phrases_weights_rules_score_and_threshold(post, explanation):
+    threshold = float(explanation.rsplit(" ", 1)[1])
+    (flag,) = Classifier.load(threshold=threshold).classify(post)
+    assert flag.explanation == explanation
 
 
 def test_a_flag_records_its_score_threshold_and_matches(tmp_path):
-    clf = classifier_with(tmp_path, ["loser,bullying,targeted_insult,medium,0.5,en",
-                                     "ugly,bullying,targeted_insult,low,0.5,en"])
+    clf = classifier_with(tmp_path, ["loser,bullying,targeted_insult,medium,0.5,en,",
+                                     "ugly,bullying,targeted_insult,low,0.5,en,"])
     post = "ugly loser"
     assert clf.classify(post) == [Flag(
         category="bullying", severity="medium", score=1.0, threshold=1.0,
         matches=(Match("ugly", "bullying", "targeted_insult", "low", 0.5, 0, 4),
                  Match("loser", "bullying", "targeted_insult", "medium", 0.5, 5, 10)),
         explanation='bullying: matched "ugly" (targeted_insult, weight 0.5, low), '
-                    '"loser" (targeted_insult, weight 0.5, medium); score 1.0 >= threshold 1.0')]
+                    '"loser" (targeted_insult, weight 0.5, medium); score 1.0 >= threshold 1.0',
+        subcategory="targeted_insult")]
 
 
 @pytest.mark.parametrize(
@@ -116,71 +196,177 @@ def test_a_flag_records_its_score_threshold_and_matches(tmp_path):
         ("loser loser loser", None),  # a repeated phrase counts once
         ("loser and ugly", 1.0),  # two distinct phrases add up
         ("loser, ugly and a waste", 1.5),
+        ("loser, ugly, a waste, jk", 1.1),  # a context cue lowers the score (-0.4)
+        ("loser, ugly, a waste, not so much", 1.5),  # negation only cancels negatable phrases
     ],
 )
-def test_score_is_the_sum_of_distinct_phrase_weights(tmp_path, post, score):
-    clf = classifier_with(tmp_path, ["loser,bullying,targeted_insult,medium,0.5,en",
-                                     "ugly,bullying,targeted_insult,medium,0.5,en",
-                                     "a waste,bullying,targeted_insult,medium,0.5,en"])
+def test_score_is_the_sum_of_distinct_phrase_weights_and_context(tmp_path, post, score):
+    clf = classifier_with(tmp_path, ["loser,bullying,targeted_insult,medium,0.5,en,",
+                                     "ugly,bullying,targeted_insult,medium,0.5,en,",
+                                     "a waste,bullying,targeted_insult,medium,0.5,en,",
+                                     "jk,context,joke,low,-0.4,en,", "not,context,negation,low,0,en,"])
     assert [flag.score for flag in clf.classify(post)] == ([] if score is None else [score])
 
 
+RULES = ["die,self_harm,ideation,high,1.0,en,negatable",
+         "stupid,bullying,targeted_insult,medium,1.0,en,target=2",
+         "pills,self_harm,active_planning,critical,1.0,en,near=time:3",
+         "dying of laughter,self_harm,ideation,low,-1.0,en,",
+         "dying,self_harm,ideation,medium,1.0,en,",
+         "essay,context,homework,low,-0.5,en,",
+         "lol,context,hyperbole,low,-0.5,en,only=violence",
+         "not,context,negation,low,0,en,", "never,context,negation,low,0,en,",
+         "you,context,target,low,0,en,", "tonight,context,time,low,0,en,"]
+
+
+@pytest.mark.parametrize(
+    ("post", "score", "rule"),
+    [
+        ("i want to die", 1.0, ""),
+        ("i do not want to die", None, 'negated by "not"'),  # negation within 3 tokens before
+        ("not that i ever really want to die", 1.0, ""),  # ... farther away it does not cancel
+        ("die, not", 1.0, ""),  # ... and only before the phrase
+        ("you are stupid", 1.0, 'target: "you"'),
+        ("stupid. you", 1.0, 'target: "you"'),  # before or after
+        ("@sam stupid", 1.0, 'target: "@sam"'),  # a mention is a target
+        ("this stupid test", None, "target: none within 2 tokens"),
+        ("you did the whole stupid test", None, "target: none within 2 tokens"),
+        ("taking all the pills tonight", 1.0, 'near time: "tonight"'),
+        ("pills for my headache", None, "near time: none within 3 tokens"),
+        ("i am dying", 1.0, ""),
+        ("i am dying of laughter", None, ""),  # the longer, negative phrase hides "dying"
+        ("dying. essay about dying", 0.5, ""),  # homework context: -0.5
+        ("dying lol", 1.0, ""),  # this cue only lowers violence
+        ('she said "dying" yesterday', 0.5, "quoted: weight x0.5"),  # quoted: half weight
+    ],
+)
+def test_context_rules(tmp_path, post, score, rule):
+    clf = classifier_with(tmp_path, RULES, threshold=0.5)
+    flags = clf.classify(post)
+    assert [f.score for f in flags] == ([] if score is None else [score])
+    if score is not None and rule:
+        assert rule in flags[0].matches[0].rules
+        assert rule in flags[0].explanation
+
+
+def test_a_match_whose_rule_does_not_hold_is_explained_when_the_category_is_flagged(tmp_path):
+    clf = classifier_with(tmp_path, RULES, threshold=0.5)
+    (flag,) = clf.classify("you did not want to die, i am dying")
+    assert '"die" (ideation, weight 1.0, counted 0.0, high, negated by "not")' in flag.explanation
+    assert [m.phrase for m in flag.matches] == ["dying"]  # only what counted is highlighted
+
+
+@pytest.mark.parametrize(
+    ("post", "severity"),
+    [
+        ("i am dying", "medium"),
+        ("i am dying, essay due", "low"),  # a context cue lowers severity one level
+        ('"i am dying"', "low"),  # so does a quotation
+    ],
+)
+def test_severity_is_lowered_one_level_by_context(tmp_path, post, severity):
+    clf = classifier_with(tmp_path, RULES, threshold=0.2)
+    assert [f.severity for f in clf.classify(post)] == [severity]
+
+
 def test_a_repeated_phrase_is_highlighted_everywhere_and_said_to_count_once(tmp_path):
-    clf = classifier_with(tmp_path, ["kys,bullying,harassment,high,1.0,en"])
+    clf = classifier_with(tmp_path, ["kys,bullying,harassment,high,1.0,en,"])
     (flag,) = clf.classify("kys kys")
     assert [(m.start, m.end) for m in flag.matches] == [(0, 3), (4, 7)]
-    assert '"kys" (harassment, weight 1.0, high; 2 times, counted once)' in flag.explanation
+    assert '"kys" (harassment, weight 1.0, high, 2 times, counted once)' in flag.explanation
 
 
 def test_weights_that_add_up_to_the_threshold_reach_it(tmp_path):
-    clf = classifier_with(tmp_path, ["aa,bullying,threat,low,0.1,en", "bb,bullying,threat,low,0.7,en"], threshold=0.8)
+    clf = classifier_with(tmp_path, ["aa,bullying,threat,low,0.1,en,", "bb,bullying,threat,low,0.7,en,"],
+                          threshold=0.8)
     assert sum([0.1, 0.7]) < 0.8  # in floating point, which is why the score is rounded
     assert [flag.score for flag in clf.classify("aa bb")] == [0.8]
 
 
 def test_of_overlapping_matches_in_one_category_only_the_longest_counts(tmp_path):
-    clf = classifier_with(tmp_path, ["kill yourself,bullying,harassment,high,1.0,en",
-                                     "go kill yourself,bullying,harassment,high,1.0,en",
-                                     "yourself,selfharm,ideation,low,1.0,en"])
+    clf = classifier_with(tmp_path, ["kill yourself,bullying,harassment,high,1.0,en,",
+                                     "go kill yourself,bullying,harassment,high,1.0,en,",
+                                     "yourself,self_harm,ideation,low,1.0,en,"])
     flags = clf.classify("just go kill yourself")
     assert [(f.category, [m.phrase for m in f.matches], f.score) for f in flags] == [
         ("bullying", ["go kill yourself"], 1.0),
-        ("selfharm", ["yourself"], 1.0),  # other categories are scored on their own
+        ("self_harm", ["yourself"], 1.0),  # other categories are scored on their own
     ]
 
 
 def test_flags_are_sorted_by_severity_then_category(tmp_path):
-    clf = classifier_with(tmp_path, ["aa,violence,threat,medium,1.0,en",
-                                     "bb,bullying,threat,medium,1.0,en",
-                                     "cc,selfharm,ideation,critical,1.0,en",
-                                     "dd,impersonation,fake_account,low,1.0,en"])
-    assert [f.category for f in clf.classify("dd aa bb cc")] == ["selfharm", "bullying", "violence", "impersonation"]
+    clf = classifier_with(tmp_path, ["aa,violence,threat,medium,1.0,en,",
+                                     "bb,bullying,threat,medium,1.0,en,",
+                                     "cc,self_harm,ideation,critical,1.0,en,",
+                                     "dd,impersonation,fake_account,low,1.0,en,"])
+    assert [f.category for f in clf.classify("dd aa bb cc")] == ["self_harm", "bullying", "violence", "impersonation"]
 
 
 @pytest.mark.parametrize(("threshold", "flagged"), [(0.25, True), (0.5, False)])
-def test_the_threshold_decides(packaged, threshold, flagged):
+def test_the_threshold_decides(threshold, flagged):
     clf = Classifier.load(threshold=threshold)
     flags = clf.classify("i need help")
     assert bool(flags) is flagged
     assert all(f.threshold == threshold and f.explanation.endswith(f"threshold {threshold}") for f in flags)
 
 
+@pytest.mark.parametrize(
+    ("age_band", "categories"),
+    [
+        (None, ["bullying"]),  # thresholds: bullying 1.0, self_harm 1.5
+        ("elementary", ["self_harm", "bullying"]),  # elementary: self_harm 0.5
+        ("high_school", []),  # high_school: bullying 2.0
+        ("unknown band", ["bullying"]),  # a band without thresholds uses the category's
+    ],
+)
+def test_thresholds_per_category_and_age_band(tmp_path, age_band, categories):
+    clf = classifier_with(tmp_path, ["loser,bullying,targeted_insult,medium,1.0,en,",
+                                     "sad,self_harm,ideation,high,1.0,en,"],
+                          thresholds={"self_harm": 1.5},
+                          age_band_thresholds={"elementary": {"self_harm": 0.5}, "high_school": {"bullying": 2.0}})
+    assert [f.category for f in clf.classify("sad loser", age_band=age_band)] == categories
+
+
 @pytest.mark.parametrize("threshold", [0, -1, math.nan, math.inf])
 def test_a_meaningless_threshold_is_refused(threshold):
     with pytest.raises(ValueError):
         Classifier.load(threshold=threshold)
+    with pytest.raises(ValueError):
+        Classifier.load(thresholds={"bullying": threshold})
+
+
+def test_an_unknown_category_in_thresholds_is_refused():
+    with pytest.raises(ValueError, match="selfharm"):
+        Classifier.load(thresholds={"selfharm": 1.0})
+
+
+def test_a_roster_feeds_targets_and_impersonation_and_is_rebuilt_only_when_it_changes():
+    clf = Classifier.load()
+    assert summary(clf.classify("Jordan Smith so stupid")) == []
+    assert clf.set_roster(["Jordan Smith", "Ms. Rivera"]) is True
+    assert summary(clf.classify("Jordan Smith so stupid")) == [("bullying", "targeted_insult", "medium")]
+    assert summary(clf.classify("this is Ms. Rivera, quiz moved to monday")) == [
+        ("impersonation", "claims_identity", "medium")]
+    automaton = clf._matcher
+    assert clf.set_roster(["Ms. Rivera", "Jordan Smith "]) is False  # the same names
+    assert clf._matcher is automaton
+    assert clf.set_roster([]) is True
+    assert summary(clf.classify("Jordan Smith so stupid")) == []
 
 
 @pytest.mark.parametrize(
-    ("post", "categories"),
+    ("post", "categories", "truncated"),
     [
-        ("x" * (MAX_TEXT_CHARS - 4) + " kys", ["bullying"]),  # ends exactly at the cap
-        ("x" * (MAX_TEXT_CHARS - 3) + " kys", []),  # cut by the cap: "ky"
-        (" " * MAX_TEXT_CHARS + "kys", []),
+        ("x" * (MAX_TEXT_CHARS - 4) + " kys", ["bullying"], False),  # ends exactly at the cap
+        ("x" * (MAX_TEXT_CHARS - 3) + " kys", [], True),  # cut by the cap: "ky"
+        ("kys " + "x" * MAX_TEXT_CHARS, ["bullying"], True),  # the flag says the text was cut
+        (" " * MAX_TEXT_CHARS + "kys", [], True),
     ],
 )
-def test_text_past_the_cap_is_ignored(packaged, post, categories):
-    assert [flag.category for flag in packaged.classify(post)] == categories
+def test_text_past_the_cap_is_ignored_and_the_flag_says_so(packaged, post, categories, truncated):
+    flags = packaged.classify(post)
+    assert [flag.category for flag in flags] == categories
+    assert all(flag.truncated is truncated for flag in flags)
 
 
 @pytest.mark.parametrize(
@@ -194,13 +380,29 @@ def test_text_past_the_cap_is_ignored(packaged, post, categories):
         "ﷺ" * MAX_TEXT_CHARS,  # folds to 18 characters each
         "\u200b".join("kill yourself"),
         "".join(chr(c) for c in range(0x110000) if c % 7 == 0),
+        "k." * 100_000,
+        "&amp;" * 100_000,
+        "<" * 100_000 + "b>",
+        "1" * 100_000,
+        "555-" * 50_000,
+        "@" * 100_000 + ".com",
+        "k1" * 100_000,
     ],
 )
 def test_hostile_input_never_raises(packaged, hostile):
     flags = packaged.classify(hostile)
     assert all(isinstance(flag, Flag) for flag in flags)
     assert all(0 <= m.start < m.end <= len(hostile) for flag in flags for m in flag.matches)
+    assert len(packaged.redact(hostile)) == len(hostile)
 
 
 def test_the_lexicon_version_is_a_sha256_prefix(packaged):
     assert re.fullmatch(r"[0-9a-f]{12}", packaged.lexicon_version)
+
+
+def test_the_packaged_lexicon_is_of_realistic_size(packaged):
+    by_language = {}
+    for entry in packaged.lexicon.entries:
+        by_language[entry.language] = by_language.get(entry.language, 0) + 1
+    assert by_language["en"] >= 500
+    assert all(by_language[language] >= 60 for language in ("es", "pt", "nl"))

@@ -1,14 +1,19 @@
 """Lexicon loading: every bad row is refused with its file, line and field."""
 
 import pytest
-
 from socialwatch.classifier import LexiconError
-from socialwatch.classifier.lexicon import CATEGORIES, load_lexicon
+from socialwatch.classifier.lexicon import (
+    CATEGORIES,
+    CONTEXT,
+    Rules,
+    load_lexicon,
+    parse_rules,
+)
 from socialwatch.classifier.matcher import PACKAGED_LEXICONS
 from socialwatch.classifier.normalize import normalize
 
-HEADER = "phrase,category,subcategory,severity,weight,language\n"
-GOOD_ROW = "kill yourself,bullying,harassment,high,1.0,en\n"  # line 2; the row under test is line 3
+HEADER = "phrase,category,subcategory,severity,weight,language,rules\n"
+GOOD_ROW = "kill yourself,bullying,harassment,high,1.0,en,\n"  # line 2; the row under test is line 3
 
 
 def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n"):
@@ -21,24 +26,34 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
 @pytest.mark.parametrize(
     ("bad_row", "field"),
     [
-        ("mean words,insults,targeted_insult,high,1.0,en", "category"),
-        ("mean words,bullying,ideation,high,1.0,en", "subcategory"),
-        ("mean words,bullying,threat,urgent,1.0,en", "severity"),
-        ("mean words,bullying,threat,high,0,en", "weight"),
-        ("mean words,bullying,threat,high,-1,en", "weight"),
-        ("mean words,bullying,threat,high,heavy,en", "weight"),
-        ("mean words,bullying,threat,high,,en", "weight"),
-        ("mean words,bullying,threat,high,nan,en", "weight"),
-        ("mean words,bullying,threat,high,inf,en", "weight"),
-        ("mean words,bullying,threat,high,1.0,EN", "language"),
-        ("mean words,bullying,threat,high,1.0", "row"),
-        ("mean words,bullying,threat,high,1.0,en,extra", "row"),
-        ("  ,bullying,threat,high,1.0,en", "phrase"),
-        ("gay,bullying,targeted_insult,high,1.0,en", "phrase"),  # identity term
-        ("GAY,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... in any case
-        ("ｔｒａｎｓ,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... in any width
-        ("#trans!,bullying,targeted_insult,high,1.0,en", "phrase"),  # ... with punctuation at its ends
-        ("Kill  Yourself,bullying,threat,medium,0.5,en", "phrase"),  # duplicate of line 2 once normalized
+        ("mean words,insults,targeted_insult,high,1.0,en,", "category"),
+        ("mean words,bullying,ideation,high,1.0,en,", "subcategory"),
+        ("mean words,bullying,threat,urgent,1.0,en,", "severity"),
+        ("mean words,bullying,threat,high,0,en,", "weight"),  # a phrase that weighs nothing is a mistake
+        ("mean words,bullying,threat,high,heavy,en,", "weight"),
+        ("mean words,bullying,threat,high,,en,", "weight"),
+        ("mean words,bullying,threat,high,nan,en,", "weight"),
+        ("mean words,bullying,threat,high,inf,en,", "weight"),
+        ("mean words,bullying,threat,high,1.0,EN,", "language"),
+        ("mean words,bullying,threat,high,1.0,en", "row"),
+        ("mean words,bullying,threat,high,1.0,en,,extra", "row"),
+        ("mean words,bullying,threat,high,1.0,en,sometimes", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,target=0", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,target=x", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,near=weather:3", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,near=time", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,only=sports", "rules"),
+        ("lol,context,hyperbole,low,0.5,en,", "weight"),  # a context cue can only lower a score
+        ("not,context,negation,low,-0.5,en,", "weight"),  # a marker weighs 0
+        ("not,context,mood,low,0,en,", "subcategory"),
+        ("gay,context,target,low,0,en,", "phrase"),  # identity terms are refused as cues, except as group markers
+        ("mean words,selfharm,ideation,high,1.0,en,", "category"),  # the old id is gone
+        ("  ,bullying,threat,high,1.0,en,", "phrase"),
+        ("gay,bullying,targeted_insult,high,1.0,en,", "phrase"),  # identity term
+        ("GAY,bullying,targeted_insult,high,1.0,en,", "phrase"),  # ... in any case
+        ("ｔｒａｎｓ,bullying,targeted_insult,high,1.0,en,", "phrase"),  # ... in any width
+        ("#trans!,bullying,targeted_insult,high,1.0,en,", "phrase"),  # ... with punctuation at its ends
+        ("Kill  Yourself,bullying,threat,medium,0.5,en,", "phrase"),  # duplicate of line 2 once normalized
     ],
 )
 def test_a_bad_row_is_refused_naming_file_line_and_field(tmp_path, bad_row, field):
@@ -51,7 +66,7 @@ def test_a_bad_row_is_refused_naming_file_line_and_field(tmp_path, bad_row, fiel
 
 
 def test_line_numbers_count_blank_lines(tmp_path):
-    path = write_lexicon(tmp_path, HEADER + GOOD_ROW + "\n\n" + "x,bullying,threat,high,1.0,en,extra\n")
+    path = write_lexicon(tmp_path, HEADER + GOOD_ROW + "\n\n" + "x,bullying,threat,high,1.0,en,,extra\n")
     with pytest.raises(LexiconError) as caught:
         load_lexicon(tmp_path)
     assert (caught.value.file, caught.value.line) == (path, 5)
@@ -59,8 +74,8 @@ def test_line_numbers_count_blank_lines(tmp_path):
 
 @pytest.mark.parametrize("header", [
     "",
-    "phrase,category,severity,weight,language\n",  # a column missing
-    "kys,bullying,harassment,high,1.0,en\n",  # a row where the header should be
+    "phrase,category,subcategory,severity,weight,language\n",  # the rules column missing
+    "kys,bullying,harassment,high,1.0,en,\n",  # a row where the header should be
 ])
 def test_a_file_without_the_header_is_refused(tmp_path, header):
     path = write_lexicon(tmp_path, header + GOOD_ROW)
@@ -95,17 +110,18 @@ def test_a_directory_without_any_phrase_is_refused(tmp_path, name, text):
 
 
 def test_the_same_phrase_may_appear_once_per_language(tmp_path):
-    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,en\n", name="en.csv")
-    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,es\n", name="es.csv")
+    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,en,\n", name="en.csv")
+    write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,es,\n", name="es.csv")
     assert [entry.source for entry in load_lexicon(tmp_path).entries] == ["en.csv:2", "es.csv:2"]
 
 
 def test_an_entry_keeps_the_phrase_as_written_and_matches_on_its_normalized_form(tmp_path):
-    write_lexicon(tmp_path, HEADER + " Kill  Yourself , bullying , harassment , high , 0.75 , en\n")
+    write_lexicon(tmp_path, HEADER + " Kill  Yourself , bullying , harassment , high , 0.75 , en , negatable target=3\n")
     (entry,) = load_lexicon(tmp_path).entries
     assert (entry.phrase, entry.key, entry.category, entry.subcategory, entry.severity, entry.weight,
-            entry.language, entry.source) == (
-        "Kill  Yourself", "kill yourself", "bullying", "harassment", "high", 0.75, "en", "en.csv:2")
+            entry.language, entry.source, entry.rules) == (
+        "Kill  Yourself", "kill yourself", "bullying", "harassment", "high", 0.75, "en", "en.csv:2",
+        Rules(negatable=True, target=3))
 
 
 def test_identity_terms_file_allows_comments_and_blank_lines(tmp_path):
@@ -129,11 +145,50 @@ def test_the_packaged_lexicon_loads_and_holds_no_identity_term():
     assert {"gay", "lesbian", "bi", "bisexual", "trans", "transgender", "queer", "nonbinary", "muslim",
             "jewish", "black"} <= identity_terms
     offending = [entry.source for entry in lexicon.entries
-                 if entry.key.strip("#@!?.,'\"-_ ") in identity_terms]
+                 if entry.key.strip("#@!?.,'\"-_ ") in identity_terms and entry.subcategory != "group"]
     assert offending == []
 
 
 def test_the_packaged_lexicon_covers_every_category():
     lexicon = load_lexicon(PACKAGED_LEXICONS)
-    assert {entry.category for entry in lexicon.entries} == set(CATEGORIES)
+    # pii is found by pii.find, not by phrases
+    assert {entry.category for entry in lexicon.entries} == set(CATEGORIES) - {"pii"} | {CONTEXT}
     assert {entry.language for entry in lexicon.entries} == {"en", "es", "nl", "pt"}
+
+
+@pytest.mark.parametrize(
+    ("rules", "parsed"),
+    [
+        ("", Rules()),
+        ("negatable", Rules(negatable=True)),
+        ("target=3", Rules(target=3)),
+        ("near=method:3 near=time:6", Rules(near=(("method", 3), ("time", 6)))),
+        ("only=self_harm+violence", Rules(only=("self_harm", "violence"))),
+        ("negatable target=2 near=group:1", Rules(negatable=True, target=2, near=(("group", 1),))),
+    ],
+)
+def test_rules_are_parsed_from_the_rules_column(rules, parsed):
+    assert parse_rules(rules) == parsed
+    assert parse_rules(parsed.describe()) == parsed
+
+
+@pytest.mark.parametrize("row", [
+    "dying of laughter,bullying,harassment,low,-1.0,en,",  # a negative weight lowers the score
+    "lol,context,hyperbole,low,-0.3,en,only=self_harm",
+    "you,context,target,low,0,en,",
+    "muslims,context,group,low,0,en,",  # identity terms may name a group for near=group:N ...
+])
+def test_rows_that_are_accepted(tmp_path, row):
+    write_lexicon(tmp_path, HEADER + GOOD_ROW + row + "\n", identity_terms="gay\nmuslims\n")
+    assert load_lexicon(tmp_path).entries[-1].source == "en.csv:3"
+
+
+def test_the_same_phrase_may_appear_once_per_category(tmp_path):
+    write_lexicon(tmp_path, HEADER + "worthless,bullying,targeted_insult,medium,1.0,en,target=3\n"
+                  "worthless,self_harm,ideation,low,0.2,en,\n")
+    assert [entry.category for entry in load_lexicon(tmp_path).entries] == ["bullying", "self_harm"]
+
+
+def test_every_category_and_subcategory_id_of_the_issue_exists():
+    assert set(CATEGORIES) == {"bullying", "self_harm", "violence", "impersonation", "pii"}
+    assert CATEGORIES["self_harm"] == {"research", "ideation", "help_seeking", "behaviour", "active_planning"}

@@ -1,0 +1,95 @@
+"""Personal information: found with offsets, flagged as ``pii``, and redacted in place."""
+
+import pytest
+from socialwatch.classifier import Classifier, pii
+
+
+@pytest.fixture(scope="module")
+def packaged():
+    return Classifier.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "found"),
+    [
+        ("call me at (212) 555-0134 tonight", "phone", "(212) 555-0134"),
+        ("my number is 212.555.0134", "phone", "212.555.0134"),
+        ("text me +31 6 12345678", "phone", "+31 6 12345678"),  # another region, written with +
+        ("whatsapp +55 11 91234-5678", "phone", "+55 11 91234-5678"),
+        ("mail me at jo.doe+x@example.org!", "email", "jo.doe+x@example.org"),
+        ("i live at 1668 Glyn St, come over", "address", "1668 Glyn St"),
+        ("we moved to 14 Crown Street Suite 321", "address", "14 Crown Street Suite 321"),
+        ("vivo en Calle Mayor 12", "address", "Calle Mayor 12"),
+        ("moro na Rua das Flores, 120", "address", "Rua das Flores, 120"),
+        ("ik woon op de Kerkstraat 5", "address", "Kerkstraat 5"),
+        ("siamo in Via Tasso 129", "address", "Via Tasso 129"),
+        ("mieszkam ul. Północna 73", "address", "ul. Północna 73"),
+        ("PSC 0413, Box 8144", "address", "PSC 0413, Box 8144"),
+        ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
+        ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
+        ("my birthday is March 3rd", "birthday", "March 3rd"),
+        ("i was born on 04/12/2011", "birthday", "04/12/2011"),
+        ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),
+        ("i go to Lincoln High School", "school", "Lincoln High School"),
+        ("estudio en Colegio San José", "school", "Colegio San José"),
+    ],
+)
+def test_personal_information_is_found_at_its_offsets(text, kind, found):
+    spans = pii.find(text)
+    assert [(s.kind, text[s.start:s.end]) for s in spans] == [(kind, found)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the score was 21-14 and then 35-28",
+        "see you at 3:30 on 5/12",  # a date without a birthday cue
+        "chapter 12, pages 100-150",
+        "my @ handle is cool",
+        "the year 2024 was 365 days",
+        "my high school is great",  # no school name
+        "server at 36.160.14.148 is down",  # an IP address
+        "on 2007-01-17 23:08:55 it began",  # a date and time
+        "ssn 123-45-6789",  # not a phone number (and not looked for)
+    ],
+)
+def test_text_without_personal_information(text):
+    assert pii.find(text) == []
+
+
+def test_personal_information_raises_a_pii_flag_with_placeholder_phrases(packaged):
+    text = "text me at (212) 555-0134 or jo@example.org"
+    (flag,) = packaged.classify(text)
+    assert (flag.category, flag.subcategory, flag.severity, flag.score) == ("pii", "phone", "medium", 2.0)
+    assert [(m.phrase, text[m.start:m.end]) for m in flag.matches] == [
+        ("<phone>", "(212) 555-0134"), ("<email>", "jo@example.org")]
+    assert "555" not in flag.explanation  # the explanation never repeats the information
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("call (212) 555-0134 now", "call •••••••••••••• now"),
+        ("jo@example.org kys", "•••••••••••••• kys"),
+        ("nothing here", "nothing here"),
+        ("", ""),
+    ],
+)
+def test_redaction_keeps_length_and_offsets(packaged, text, redacted):
+    assert packaged.redact(text) == redacted
+    assert len(packaged.redact(text)) == len(text)
+
+
+def test_offsets_of_other_flags_stay_exact_in_the_redacted_text(packaged):
+    text = "call me (212) 555-0134, kill yourself"
+    stored = packaged.redact(text)
+    bullying = next(f for f in packaged.classify(text) if f.category == "bullying")
+    assert [stored[m.start:m.end] for m in bullying.matches] == ["kill yourself"]
+
+
+def test_a_failing_detector_redacts_everything_rather_than_leak(packaged, monkeypatch):
+    def broken(text, region):
+        raise RuntimeError("library bug")
+    monkeypatch.setattr(pii, "find", broken)
+    assert packaged.redact("call (212) 555-0134") == "•" * 19
+    assert packaged.classify("kys")[0].category == "bullying"  # classification goes on

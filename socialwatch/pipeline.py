@@ -1,33 +1,99 @@
-"""From the proxy to storage without blocking the proxy.
+"""From the proxy to storage without blocking the proxy, and without losing events.
 
 The proxy hands each event to `Pipeline.submit`, which never blocks: the event
 goes on a bounded queue, or, if the queue is full, is counted as dropped. A
 background thread classifies queued events and writes them in batches, by size
-and by time. A batch that fails to write is retried with backoff while new
-events wait in the queue.
+and by time. Content is kept only for flagged events: an unflagged event loses
+its text before it is batched, so it reaches neither storage nor the spool.
+
+A batch that fails to write is retried with backoff; with a spool, after
+``retries_before_spooling`` failed attempts it goes to the on-disk spool
+(storage/spool.py) and the writer goes back to the queue. While the spool holds
+anything, new batches are appended behind it and the spool is replayed, oldest
+first, whenever storage answers again, so the order of events is kept. Only a
+full (or unwritable) spool drops events, loudly.
 
     traffic -> events -> [queue] -> classifier -> batch -> storage
+                                                    \\-> spool -> (replay) -> storage
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
 
 from socialwatch.classifier import Classifier, Flag
+from socialwatch.config import Config
 from socialwatch.dashboards.metrics import Metrics
 from socialwatch.events import ActivityEvent
 from socialwatch.storage import Storage, StorageError
+from socialwatch.storage.spool import (
+    Spool,
+    SpoolError,
+    SpoolFull,
+    decode_batch,
+    encode_batch,
+)
 
 log = logging.getLogger(__name__)
 
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 30.0
-_WAKE_UP = object()
-"""Put on the queue by stop() so that an idle writer notices at once."""
+REPLAY_BUDGET_SECONDS = 0.5
+"""Longest the writer replays the spool before it looks at the queue again."""
+
+Batch = list[tuple[ActivityEvent, Sequence[Flag]]]
+
+
+class EventQueue:
+    """The bounded queue between the proxy and the writer.
+
+    ``put`` never blocks: it refuses when full. The writer ``take``s many events
+    under one lock acquisition, which is most of what makes the writer keep up
+    with raw inserts (queue.Queue costs a lock round trip and a notify per event).
+    """
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._items: collections.deque[ActivityEvent] = collections.deque()
+        self._changed = threading.Condition(threading.Lock())
+        self._woken = False
+
+    def put(self, event: ActivityEvent) -> bool:
+        with self._changed:
+            if len(self._items) >= self.maxsize:
+                return False
+            self._items.append(event)
+            if len(self._items) == 1:
+                self._changed.notify()
+        return True
+
+    def take(self, limit: int, timeout: float) -> list[ActivityEvent]:
+        """Up to `limit` events, oldest first; waits up to `timeout` s for the first (or a wake())."""
+        with self._changed:
+            if not self._items and timeout > 0:
+                self._changed.wait_for(lambda: self._items or self._woken, timeout)
+            self._woken = False
+            items = self._items
+            return [items.popleft() for _ in range(min(limit, len(items)))]
+
+    def wake(self) -> None:
+        """End a take() that is waiting."""
+        with self._changed:
+            self._woken = True
+            self._changed.notify_all()
+
+    def peek(self) -> ActivityEvent | None:
+        try:
+            return self._items[0]
+        except IndexError:
+            return None
+
+    def qsize(self) -> int:
+        return len(self._items)
 
 
 class Pipeline:
@@ -40,102 +106,211 @@ class Pipeline:
         queue_size: int,
         batch_size: int,
         flush_interval: float,
+        spool: Spool | None = None,
+        retries_before_spooling: int = 3,
     ):
         self.classifier = classifier
         self.storage = storage
         self.metrics = metrics
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._queue: queue.Queue[ActivityEvent | object] = queue.Queue(maxsize=queue_size)
+        self.spool = spool
+        self.retries_before_spooling = retries_before_spooling
+        self._queue = EventQueue(queue_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="socialwatch-writer", daemon=True)
+        self._unsent_since: float | None = None  # capture time of the oldest event of the batch in hand
+        self._replay_at = 0.0  # monotonic time of the next replay attempt
+        self._replay_delay = RETRY_FIRST_DELAY
+        self._last_error: Exception | None = None
         metrics.track_queue(self._queue.qsize)
+        metrics.track_unsent_age(self.oldest_unsent_age)
+        if spool is not None:
+            metrics.track_spool(lambda: spool.bytes, lambda: spool.segments)
+            if spool.quarantined:
+                metrics.spool_quarantined.inc(spool.quarantined)
+            spool.on_quarantine = metrics.spool_quarantined.inc
+
+    @classmethod
+    def from_config(cls, classifier: Classifier, storage: Storage, metrics: Metrics, config: Config) -> Pipeline:
+        """The pipeline `config` describes, with its spool opened (SpoolError if it cannot be)."""
+        spool = None
+        if config.spool.directory is not None:
+            spool = Spool(config.spool.directory.expanduser(), max_bytes=config.spool.max_bytes,
+                          fsync=config.spool.fsync)
+        return cls(
+            classifier, storage, metrics,
+            queue_size=config.storage.queue_size,
+            batch_size=config.storage.batch_size,
+            flush_interval=config.storage.flush_interval_seconds,
+            spool=spool,
+            retries_before_spooling=config.spool.retries_before_spooling,
+        )
 
     def start(self) -> None:
         self._thread.start()
 
     def submit(self, event: ActivityEvent) -> bool:
         """Queue `event` for classification and storage; False (and counted) if the queue is full."""
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.metrics.events_dropped.labels(reason="queue_full").inc()
-            return False
-        return True
+        if self._queue.put(event):
+            return True
+        self.metrics.events_dropped.labels(reason="queue_full").inc()
+        return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued (within `timeout`), then stop the writer thread."""
+        """Write (or spool) what is queued, within `timeout`, then stop the writer thread.
+
+        The spool is not drained at shutdown: what it holds is replayed after the next start.
+        """
         self._stopping.set()
-        try:
-            self._queue.put_nowait(_WAKE_UP)
-        except queue.Full:
-            pass  # a writer with a full queue is not idle: it sees the stop flag after its next event
+        self._queue.wake()
         self._thread.join(timeout)
-        unsent = 0
-        while True:
-            try:
-                unsent += self._queue.get_nowait() is not _WAKE_UP
-            except queue.Empty:
-                break
+        unsent = len(self._queue.take(self._queue.qsize(), 0))
         if unsent:
             log.error("socialwatch: writer stopped with %d queued events unsent", unsent)
             self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(unsent)
+        if self.spool is not None and not self._thread.is_alive():
+            self.spool.close()
+
+    def oldest_unsent_age(self) -> float:
+        """Seconds since the capture of the oldest event not yet in storage (0 when none)."""
+        candidates = []
+        if self.spool is not None and (spooled := self.spool.oldest) is not None:
+            candidates.append(spooled)
+        if self._unsent_since is not None:
+            candidates.append(self._unsent_since)
+        if (head := self._queue.peek()) is not None:
+            candidates.append(head.time.timestamp())
+        return max(0.0, time.time() - min(candidates)) if candidates else 0.0
+
+    # -- the writer thread ---------------------------------------------------
 
     def _run(self) -> None:
-        batch: list[tuple[ActivityEvent, Sequence[Flag]]] = []
+        batch: Batch = []
         deadline = 0.0
-        while not (self._stopping.is_set() and self._queue.empty()):
-            wait = max(0.0, deadline - time.monotonic()) if batch else self.flush_interval
-            try:
-                event = self._queue.get(timeout=0 if self._stopping.is_set() else wait)
-            except queue.Empty:
-                pass
-            else:
-                if event is not _WAKE_UP:
-                    if not batch:
-                        deadline = time.monotonic() + self.flush_interval
-                    flags = self._classify(event)
-                    # Content is kept only for flagged events: the rest lose their text here.
-                    batch.append((event if flags else event.without_text(), flags))
+        while not (self._stopping.is_set() and self._queue.qsize() == 0):
+            now = time.monotonic()
+            wait = max(0.0, deadline - now) if batch else self.flush_interval
+            if self._spool_pending():
+                wait = min(wait, max(0.0, self._replay_at - now))
+            events = self._queue.take(self.batch_size - len(batch), 0 if self._stopping.is_set() else wait)
+            if events:
+                if not batch:
+                    deadline = time.monotonic() + self.flush_interval
+                    self._unsent_since = events[0].time.timestamp()
+                for event in events:
+                    if event.text:
+                        flags = self._classify(event)
+                        # Content is kept only for flagged events: the rest lose their text here.
+                        batch.append((event if flags else event.without_text(), flags))
+                    else:
+                        batch.append((event, ()))
             if batch and (len(batch) >= self.batch_size or time.monotonic() >= deadline or self._stopping.is_set()):
-                if not self._write(batch):
-                    self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(len(batch))
+                self._flush(batch)
                 batch = []
+                self._unsent_since = None
+            if self._spool_pending() and time.monotonic() >= self._replay_at and not self._stopping.is_set():
+                self._replay()
+        if batch:  # stop() came after this round's flush check
+            self._flush(batch)
+            self._unsent_since = None
 
     def _classify(self, event: ActivityEvent) -> list[Flag]:
-        if not event.text:
-            return []
         with self.metrics.classification_seconds.time():
             flags = self.classifier.classify(event.text)
         for flag in flags:
             self.metrics.flags.labels(category=flag.category, severity=flag.severity).inc()
         return flags
 
-    def _write(self, batch: list[tuple[ActivityEvent, Sequence[Flag]]]) -> bool:
-        """Write `batch`, retrying with backoff; False only if stopping while storage still fails."""
-        delay = RETRY_FIRST_DELAY
-        while True:
-            try:
-                self.storage.write(batch)
-            except StorageError as e:
-                self.metrics.insert_errors.inc()
-                log.warning("socialwatch: writing %d events failed, retrying in %.1fs: %s", len(batch), delay, e)
-                if self._stopping.wait(delay):
-                    return self._write_once(batch)
-                delay = min(delay * 2, RETRY_MAX_DELAY)
-                continue
-            self._count_written(batch)
-            return True
+    def _flush(self, batch: Batch) -> None:
+        if self.spool is None:
+            if not self._write_retrying(batch, attempts=None):
+                self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(len(batch))
+            return
+        if self._spool_pending():
+            # Older events wait in the spool: this batch goes behind them, to keep the order.
+            self._to_spool(batch)
+            self._replay_at = 0.0
+            return
+        if not self._write_retrying(batch, attempts=self.retries_before_spooling):
+            self._to_spool(batch)
 
-    def _write_once(self, batch: list[tuple[ActivityEvent, Sequence[Flag]]]) -> bool:
+    def _write_retrying(self, batch: Batch, attempts: int | None) -> bool:
+        """Write `batch`, retrying with backoff `attempts` times (None: until stopping)."""
+        delay = RETRY_FIRST_DELAY
+        failures = 0
+        while True:
+            if self._write_once(batch):
+                return True
+            failures += 1
+            if self._stopping.is_set() or (attempts is not None and failures > attempts):
+                return False
+            self.metrics.insert_retries.inc()
+            log.warning("socialwatch: writing %d events failed, retrying in %.1fs", len(batch), delay)
+            if self._stopping.wait(delay):
+                return self._write_once(batch)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+
+    def _write_once(self, batch: Batch) -> bool:
+        started = time.perf_counter()
         try:
             self.storage.write(batch)
-        except StorageError:
+        except StorageError as e:
             self.metrics.insert_errors.inc()
+            log.debug("socialwatch: insert failed: %s", e)
+            self._last_error = e
             return False
-        self._count_written(batch)
-        return True
-
-    def _count_written(self, batch: list[tuple[ActivityEvent, Sequence[Flag]]]) -> None:
+        self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.rows_written.labels(table="events").inc(len(batch))
         self.metrics.rows_written.labels(table="flags").inc(sum(len(flags) for _, flags in batch))
+        return True
+
+    # -- the spool -----------------------------------------------------------
+
+    def _spool_pending(self) -> bool:
+        return self.spool is not None and self.spool.pending > 0
+
+    def _to_spool(self, batch: Batch) -> None:
+        oldest = min(event.time.timestamp() for event, _ in batch)
+        try:
+            self.spool.append(encode_batch(batch), oldest=oldest)
+        except SpoolFull as e:
+            self._drop(batch, "spool_full", e)
+        except SpoolError as e:
+            self.metrics.spool_write_errors.inc()
+            self._drop(batch, "spool_write_failed", e)
+        else:
+            self.metrics.spool_full.set(0)
+            self.metrics.spooled_events.inc(len(batch))
+            if self.spool.pending == 1:
+                log.warning("socialwatch: storage unavailable (%s); spooling to %s",
+                            self._last_error, self.spool.directory)
+
+    def _drop(self, batch: Batch, reason: str, error: Exception) -> None:
+        self.metrics.spool_full.set(1)
+        self.metrics.events_dropped.labels(reason=reason).inc(len(batch))
+        log.error("socialwatch: EVENTS LOST: %d events dropped because storage is down and the spool "
+                  "cannot take them: %s", len(batch), error)
+
+    def _replay(self) -> None:
+        """Write spooled records oldest first, for at most REPLAY_BUDGET_SECONDS."""
+        budget_end = time.monotonic() + REPLAY_BUDGET_SECONDS
+        while (record := self.spool.peek()) is not None:
+            try:
+                batch = decode_batch(record.payload)
+            except (ValueError, KeyError, TypeError) as e:
+                self.spool.quarantine(record, f"undecodable record ({e})")
+                continue
+            if not self._write_once(batch):
+                self.metrics.insert_retries.inc()
+                self._replay_at = time.monotonic() + self._replay_delay
+                self._replay_delay = min(self._replay_delay * 2, RETRY_MAX_DELAY)
+                return
+            self.spool.ack(record)
+            self.metrics.replayed_events.inc(len(batch))
+            self._replay_delay = RETRY_FIRST_DELAY
+            if not self.spool.pending:
+                self.metrics.spool_full.set(0)
+                log.warning("socialwatch: spool replayed; storage is up to date")
+            if time.monotonic() >= budget_end:
+                return

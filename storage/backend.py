@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 
 from socialwatch.classifier.flags import Flag
+
 from socialwatch.events import ActivityEvent
 
 DEFAULT_DATABASE = "socialwatch"
@@ -31,13 +32,19 @@ _MIGRATION_FILE = re.compile(r"(\d{4})_(\w+)\.sql")
 EVENT_COLUMNS = (
     "event_id", "time", "device", "user", "platform", "host", "method", "path",
     "action", "status", "request_bytes", "response_bytes", "flagged", "source", "protocol", "target",
+    "school",
 )
 FLAG_COLUMNS = (
-    "flag_id", "event_id", "time", "device", "user", "platform", "host", "action",
+    "flag_id", "event_id", "time", "device", "user", "platform", "host", "action", "school",
     "category", "severity", "score", "threshold", "text", "explanation",
     "match_phrase", "match_subcategory", "match_severity", "match_weight",
     "match_start", "match_end",
 )
+
+REVIEW_COLUMNS = ("review_id", "flag_id", "event_id", "time", "reviewer", "action", "note")
+AUDIT_COLUMNS = ("audit_id", "time", "actor", "action", "object", "detail")
+APPEND_ONLY_TABLES = {"review_actions": REVIEW_COLUMNS, "audit_log": AUDIT_COLUMNS}
+"""Tables written by ``Storage.append``, with their columns in row order."""
 
 
 class StorageError(Exception):
@@ -98,7 +105,22 @@ def event_row(event: ActivityEvent, flagged: bool) -> tuple:
         event.event_id, _utc(event), event.device, event.user, event.platform, event.host,
         event.method, event.path, event.action, event.status, event.request_bytes,
         event.response_bytes, int(flagged), event.source, event.protocol, event.target,
+        event.school,
     )
+
+
+def event_columns(batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> list[list]:
+    """The ``events`` rows of `batch` as columns (``EVENT_COLUMNS`` order): the same values
+    as ``event_row``, built column by column, which is what a native insert sends."""
+    events = [event for event, _ in batch]
+    return [
+        [e.event_id for e in events], [_utc(e) for e in events], [e.device for e in events],
+        [e.user for e in events], [e.platform for e in events], [e.host for e in events],
+        [e.method for e in events], [e.path for e in events], [e.action for e in events],
+        [e.status for e in events], [e.request_bytes for e in events], [e.response_bytes for e in events],
+        [1 if flags else 0 for _, flags in batch], [e.source for e in events], [e.protocol for e in events],
+        [e.target for e in events], [e.school for e in events],
+    ]
 
 
 def flag_row(event: ActivityEvent, flag: Flag) -> tuple:
@@ -106,7 +128,7 @@ def flag_row(event: ActivityEvent, flag: Flag) -> tuple:
     matches = flag.matches
     return (
         flag_id(event.event_id, flag.category), event.event_id, _utc(event), event.device,
-        event.user, event.platform, event.host, event.action, flag.category, flag.severity,
+        event.user, event.platform, event.host, event.action, event.school, flag.category, flag.severity,
         float(flag.score), float(flag.threshold), event.text, flag.explanation,
         [m.phrase for m in matches], [m.subcategory for m in matches],
         [m.severity for m in matches], [float(m.weight) for m in matches],
@@ -119,10 +141,12 @@ def flag_id(event_id: uuid.UUID, category: str) -> uuid.UUID:
     return uuid.uuid5(event_id, category)
 
 
-def _utc(event: ActivityEvent) -> datetime.datetime:
+def _utc(event: ActivityEvent) -> int:
+    """The event time as whole Unix seconds: what a DateTime column holds, and what both
+    backends take without a time-zone conversion per row (the driver's is costly)."""
     if event.time.utcoffset() is None:
         raise StorageError(f"event {event.event_id} has a naive time; events carry timezone-aware UTC times")
-    return event.time.astimezone(datetime.timezone.utc)
+    return int(event.time.timestamp())
 
 
 def plain_param(value: object) -> object:
@@ -178,7 +202,7 @@ class Storage(abc.ABC):
                     continue
                 for statement in migration.statements(self.database):
                     self._execute(statement)
-                now = datetime.datetime.now(datetime.timezone.utc)
+                now = datetime.datetime.now(datetime.UTC)
                 self._insert("schema_migrations", ("version", "name", "applied_at"),
                              [(migration.version, migration.name, now)])
                 applied.append(migration.name)
@@ -198,18 +222,32 @@ class Storage(abc.ABC):
         batch (ids are stable, so duplicates can be recognised).
         """
         with self._using("write"):
-            events = [event_row(event, flagged=bool(flags)) for event, flags in batch]
             flags = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
-            if events:
-                self._insert("events", EVENT_COLUMNS, events)
+            if batch:
+                self._insert_columns("events", EVENT_COLUMNS, event_columns(batch))
             if flags:
                 self._insert("flags", FLAG_COLUMNS, flags)
+
+    def append(self, table: str, rows: Sequence[tuple]) -> None:
+        """Insert rows into ``review_actions`` or ``audit_log`` (columns in ``APPEND_ONLY_TABLES``
+        order; ids chosen by the caller, so a retried append collapses under FINAL)."""
+        if table not in APPEND_ONLY_TABLES:
+            raise StorageError(f"append: {table!r} is not one of {', '.join(APPEND_ONLY_TABLES)}")
+        with self._using("append"):
+            if rows:
+                self._insert(table, APPEND_ONLY_TABLES[table], list(rows))
 
     def query(self, sql: str, params: dict | None = None) -> list[dict]:
         """Rows of a parameterized SELECT as dicts of str, int, float and lists."""
         with self._using("query"):
             values = {name: plain_param(value) for name, value in (params or {}).items()}
             return self._select(sql.replace("{database}", self.database), values)
+
+    def execute(self, sql: str) -> None:
+        """Run one statement without data or result (DDL, ALTER); ``{database}`` is replaced.
+        For administration (migrations, retention): never build it from untrusted values."""
+        with self._using("execute"):
+            self._execute(sql.replace("{database}", self.database))
 
     def close(self) -> None:
         with self._lock:
@@ -255,6 +293,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         """Insert rows of Python values into ``database.table`` without SQL text for data."""
+
+    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list]) -> None:
+        """Insert rows given as columns; backends that send columns override this."""
+        self._insert(table, names, list(zip(*columns)))
 
     @abc.abstractmethod
     def _close(self) -> None:

@@ -5,17 +5,21 @@ flagged events, survives storage failures by retrying, and counts every event
 it cannot keep.
 """
 
+import dataclasses
+import datetime
 import time
 import uuid
 
 import pytest
 from prometheus_client import CollectorRegistry
-
 from socialwatch.classifier import Classifier
 from socialwatch.dashboards.metrics import Metrics
+from socialwatch.storage import open_storage
+from socialwatch.storage.spool import Spool
+from support.marker_classifier import FLAGGED_PHRASE, MarkerClassifier
+
 from socialwatch.events import ActivityEvent, utcnow
 from socialwatch.pipeline import Pipeline
-from socialwatch.storage import open_storage
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,7 @@ def test_events_are_classified_and_written_and_text_is_kept_only_when_flagged(cl
     assert wait_for_count(store, "events", 3) == 3
     p.stop()
     [flag] = store.query("SELECT category, text FROM {database}.flags")
-    assert flag == {"category": "selfharm", "text": "i want to die"}
+    assert flag == {"category": "self_harm", "text": "i want to die"}
     assert value(metrics, "socialwatch_storage_rows_written_total", table="events") == 3
     assert value(metrics, "socialwatch_storage_rows_written_total", table="flags") == 1
     assert value(metrics, "socialwatch_classification_duration_seconds_count") == 2, "empty text is not classified"
@@ -145,4 +149,85 @@ def test_events_that_cannot_be_written_by_shutdown_are_counted(classifier):
     time.sleep(0.3)
     p.stop(timeout=5)
     assert value(metrics, "socialwatch_events_dropped_total", reason="unsent_at_shutdown") == 4
+    store.close()
+
+
+# -- the spool -------------------------------------------------------------------
+# These use a stand-in classifier that flags one phrase: they are about where
+# events go, not about lexicons.
+
+def spooling_pipeline(store, spool_dir, **settings) -> tuple[Pipeline, Metrics]:
+    metrics = Metrics(CollectorRegistry())
+    spool = Spool(spool_dir, max_bytes=1 << 24)
+    options = {"queue_size": 100, "batch_size": 50, "flush_interval": 0.05, "spool": spool,
+               "retries_before_spooling": 0, **settings}
+    return Pipeline(MarkerClassifier(), store, metrics, **options), metrics
+
+
+def test_while_storage_is_down_events_wait_in_the_spool_and_the_metrics_say_so(clickhouse_server, tmp_path):
+    store = open_storage(clickhouse_server.url_for(f"spooled_{uuid.uuid4().hex[:8]}"))  # not migrated yet
+    p, metrics = spooling_pipeline(store, tmp_path / "spool")
+    captured = utcnow() - datetime.timedelta(seconds=60)
+    p.start()
+    for _ in range(5):
+        p.submit(dataclasses.replace(event(FLAGGED_PHRASE), time=captured))
+    deadline = time.monotonic() + 10
+    while value(metrics, "socialwatch_spooled_events_total") < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value(metrics, "socialwatch_spooled_events_total") == 5
+    assert value(metrics, "socialwatch_spool_bytes") == p.spool.bytes > 0
+    assert value(metrics, "socialwatch_spool_segments") == 1
+    assert 60 <= value(metrics, "socialwatch_oldest_unsent_event_age_seconds") < 70
+    assert value(metrics, "socialwatch_storage_insert_errors_total") >= 1
+    assert value(metrics, "socialwatch_storage_rows_written_total", table="events") == 0
+
+    store.migrate()
+    assert wait_for_count(store, "events", 5) == 5
+    deadline = time.monotonic() + 10
+    while p.spool.pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    p.stop()
+    assert value(metrics, "socialwatch_spool_bytes") == 0
+    assert value(metrics, "socialwatch_spool_segments") == 0
+    assert value(metrics, "socialwatch_oldest_unsent_event_age_seconds") == 0
+    assert value(metrics, "socialwatch_spool_replayed_events_total") == 5
+    assert value(metrics, "socialwatch_storage_insert_retries_total") >= 1
+    assert value(metrics, "socialwatch_storage_insert_duration_seconds_count") >= 1
+    assert value(metrics, "socialwatch_storage_rows_written_total", table="flags") == 5
+    store.close()
+
+
+def test_stop_spools_what_it_cannot_write_and_the_next_start_replays_it(clickhouse_server, tmp_path):
+    down = open_storage("clickhouse://default:@127.0.0.1:9/never?connect_timeout=0.2")
+    p, metrics = spooling_pipeline(down, tmp_path / "spool", batch_size=1000, flush_interval=30)
+    p.start()
+    for _ in range(4):
+        p.submit(event())
+    time.sleep(0.1)
+    p.stop(timeout=5)
+    down.close()
+    assert value(metrics, "socialwatch_events_dropped_total", reason="unsent_at_shutdown") == 0
+    assert value(metrics, "socialwatch_spooled_events_total") == 4
+
+    store = open_storage(clickhouse_server.url_for(f"restart_{uuid.uuid4().hex[:8]}"))
+    store.migrate()
+    again, _ = spooling_pipeline(store, tmp_path / "spool")
+    assert again.spool.pending == 1
+    again.start()
+    assert wait_for_count(store, "events", 4) == 4
+    again.stop()
+    store.close()
+
+
+def test_the_configuration_decides_the_spool(tmp_path):
+    from socialwatch.config import load_config
+
+    store = open_storage("clickhouse://default:@127.0.0.1:9/never")
+    config = load_config(None, {"spool.directory": str(tmp_path / "s"), "spool.fsync": "never",
+                                "spool.max_bytes": 65536, "spool.retries_before_spooling": 7})
+    p = Pipeline.from_config(MarkerClassifier(), store, Metrics(CollectorRegistry()), config)
+    assert (p.spool.directory, p.spool.fsync, p.spool.max_bytes, p.retries_before_spooling) == \
+        (tmp_path / "s", "never", 65536, 7)
+    without = load_config(None, {"spool.directory": ""})
+    assert Pipeline.from_config(MarkerClassifier(), store, Metrics(CollectorRegistry()), without).spool is None
     store.close()

@@ -2,6 +2,10 @@
 -- Runs on ClickHouse 18.16 and on current ClickHouse (chDB): no DateTime64,
 -- LowCardinality, TTL or codecs. Statements end with a semicolon and contain
 -- none otherwise; {database} is replaced by the validated database name.
+-- events and flags are ReplacingMergeTree with their stable id as the last
+-- sort-key column: a batch written twice (a retry after a lost answer, a spool
+-- replay after a crash) collapses to one row; readers that must count exactly
+-- read with FINAL (docs/storage.md, "Exactly once").
 
 CREATE DATABASE IF NOT EXISTS {database};
 
@@ -31,11 +35,12 @@ CREATE TABLE IF NOT EXISTS {database}.events
     flagged UInt8 COMMENT '1 when the classifier raised at least one flag (see flags)',
     source String COMMENT 'How it was seen: proxy (decrypted), passthrough (server name only) or sensor (passive)',
     protocol String COMMENT 'http, https, tls, dns or quic',
-    target String COMMENT 'What the action was aimed at (post, thread, channel or recipient id), where visible'
+    target String COMMENT 'What the action was aimed at (post, thread, channel or recipient id), where visible',
+    school String COMMENT 'School of the person, from the roster, empty when unknown'
 )
-ENGINE = MergeTree
+ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(time)
-ORDER BY (device, time);
+ORDER BY (device, time, event_id);
 
 CREATE TABLE IF NOT EXISTS {database}.flags
 (
@@ -47,6 +52,7 @@ CREATE TABLE IF NOT EXISTS {database}.flags
     platform String COMMENT 'Event platform, copied from events',
     host String COMMENT 'Event host, copied from events',
     action String COMMENT 'Event action, copied from events',
+    school String COMMENT 'Event school, copied from events',
     category String COMMENT 'Lexicon category flagged, e.g. bullying or selfharm',
     severity String COMMENT 'Highest severity among the matches: low, medium, high, critical',
     score Float64 COMMENT 'Sum of the category match weights',
@@ -60,6 +66,6 @@ CREATE TABLE IF NOT EXISTS {database}.flags
     match_start Array(UInt32) COMMENT 'Per match: offset of the first character in text',
     match_end Array(UInt32) COMMENT 'Per match: offset one past the last character in text'
 )
-ENGINE = MergeTree
+ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(time)
-ORDER BY (category, time);
+ORDER BY (category, time, flag_id);

@@ -24,6 +24,7 @@ from socialwatch.storage.clickhouse_native import client_side_placeholders
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
+MIGRATIONS = ["0001_initial", "0002_reviews_audit_rollups"]
 FLAGGED_TEXT = "nobody likes you, just go away loser. i want to disappear"
 UNFLAGGED_TEXT = "see you at practice tomorrow zq7x-unflagged-marker"
 
@@ -34,6 +35,7 @@ def make_event(**changes) -> ActivityEvent:
         user="s123456", platform="instagram", host="i.instagram.com", method="POST",
         path="/api/v1/direct_v2/threads/broadcast/text/", action="message", status=200,
         request_bytes=512, response_bytes=2048, text=FLAGGED_TEXT, target="340282366920938463463374607431768211455",
+        school="north-high",
     )
     fields.update(changes)
     return ActivityEvent(**fields)
@@ -57,7 +59,7 @@ UNFLAGGED = make_event(
     event_id=uuid.UUID("7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60"), device="10.20.30.41", user="",
     platform="tiktok", host="www.tiktok.com", method="GET", path="/foryou", action="view",
     status=0, request_bytes=0, response_bytes=18446744073709551615, text=UNFLAGGED_TEXT,
-    source="sensor", protocol="quic", target="",
+    source="sensor", protocol="quic", target="", school="",
 )
 BATCH = [(FLAGGED, [BULLYING, SELFHARM]), (UNFLAGGED, [])]
 
@@ -91,15 +93,17 @@ def assert_rows(actual: list[dict], expected: list[dict]) -> None:
 
 
 def test_migrate_is_idempotent_and_reports_status(store):
-    assert store.schema_status() == (0, ["0001_initial"])
-    assert store.migrate() == ["0001_initial"]
-    assert store.schema_status() == (1, [])
+    assert store.schema_status() == (0, MIGRATIONS)
+    assert store.migrate() == MIGRATIONS
+    assert store.schema_status() == (2, [])
     assert store.migrate() == []
-    assert_rows(store.query("SELECT version, name FROM {database}.schema_migrations"),
-                [{"version": 1, "name": "0001_initial"}])
+    assert_rows(store.query("SELECT version, name FROM {database}.schema_migrations ORDER BY version"),
+                [{"version": 1, "name": "0001_initial"}, {"version": 2, "name": "0002_reviews_audit_rollups"}])
     tables = store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
                          {"db": store.database})
-    assert [row["name"] for row in tables] == ["events", "flags", "schema_migrations"]
+    assert [row["name"] for row in tables] == [
+        "activity_hourly", "activity_hourly_mv", "audit_log", "events", "flags", "flags_hourly", "flags_hourly_mv",
+        "review_actions", "schema_migrations"]
 
 
 def test_write_stores_event_metadata_exactly(migrated):
@@ -111,11 +115,11 @@ def test_write_stores_event_metadata_exactly(migrated):
          "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "method": "POST",
          "path": "/api/v1/direct_v2/threads/broadcast/text/", "action": "message", "status": 200,
          "request_bytes": 512, "response_bytes": 2048, "flagged": 1, "source": "proxy", "protocol": "https",
-         "target": "340282366920938463463374607431768211455"},
+         "target": "340282366920938463463374607431768211455", "school": "north-high"},
         {"event_id": "7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60", **common, "device": "10.20.30.41",
          "user": "", "platform": "tiktok", "host": "www.tiktok.com", "method": "GET", "path": "/foryou",
          "action": "view", "status": 0, "request_bytes": 0, "response_bytes": 18446744073709551615,
-         "flagged": 0, "source": "sensor", "protocol": "quic", "target": ""},
+         "flagged": 0, "source": "sensor", "protocol": "quic", "target": "", "school": ""},
     ])
 
 
@@ -123,7 +127,8 @@ def test_write_stores_one_row_per_flag_with_text_and_matches(migrated):
     migrated.write(BATCH)
     rows = migrated.query("SELECT * FROM {database}.flags ORDER BY category")
     event = {"event_id": str(FLAGGED.event_id), "time": "2026-03-14 15:09:26", "device": "10.20.30.40",
-             "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "action": "message"}
+             "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "action": "message",
+             "school": "north-high"}
     assert_rows(rows, [
         {"flag_id": str(uuid.uuid5(FLAGGED.event_id, "bullying")), **event, "category": "bullying",
          "severity": "medium", "score": 1.5, "threshold": 1.0, "text": FLAGGED_TEXT,
@@ -154,12 +159,18 @@ def test_text_is_stored_only_in_flags_and_only_for_flagged_events(migrated):
     assert holding_flagged_text == ["flags"]
 
 
-def test_retried_batch_writes_the_same_flag_ids(migrated):
+def test_a_retried_batch_is_seen_once(migrated):
     migrated.write(BATCH)
     migrated.write(BATCH)
-    rows = migrated.query("SELECT toString(flag_id) AS id, count() AS n FROM {database}.flags GROUP BY id ORDER BY id")
+    # Both inserts are kept until a background merge collapses them (ReplacingMergeTree);
+    # readers that count exactly use FINAL and see each event and flag once.
+    rows = migrated.query("SELECT toString(flag_id) AS id, count() AS n FROM {database}.flags FINAL"
+                          " GROUP BY id ORDER BY id")
     expected_ids = sorted(str(uuid.uuid5(FLAGGED.event_id, category)) for category in ("bullying", "selfharm"))
-    assert_rows(rows, [{"id": flag_id, "n": 2} for flag_id in expected_ids])
+    assert_rows(rows, [{"id": flag_id, "n": 1} for flag_id in expected_ids])
+    assert migrated.query("SELECT count() AS n FROM {database}.events FINAL") == [{"n": 2}]
+    [raw] = migrated.query("SELECT count() AS n FROM {database}.events")
+    assert raw["n"] in (2, 4)
 
 
 HOSTILE = [
@@ -327,8 +338,15 @@ def test_chdb_uses_one_directory_per_process(tmp_path):
     with pytest.raises(StorageError, match="one chDB directory at a time"):
         open_storage(f"chdb:{tmp_path / 'b'}")
     other_database = open_storage(f"chdb:{tmp_path / 'a'}?database=other")
-    assert other_database.migrate() == ["0001_initial"]
-    assert first.schema_status() == (0, ["0001_initial"])
+    assert other_database.migrate() == MIGRATIONS
+    assert first.schema_status() == (0, MIGRATIONS)
     first.close()
     other_database.close()
     open_storage(f"chdb:{tmp_path / 'b'}").close()
+
+
+def test_event_columns_are_the_event_rows_transposed():
+    from socialwatch.storage.backend import event_columns, event_row
+
+    rows = [event_row(event, bool(flags)) for event, flags in BATCH]
+    assert event_columns(BATCH) == [list(column) for column in zip(*rows)]

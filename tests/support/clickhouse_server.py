@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-
 from support.processes import free_port, stop
 
 START_TIMEOUT = 30.0
@@ -80,24 +79,60 @@ class ClickHouseServer:
         return f"clickhouse://default:@{self.host}:{self.port}/{database}"
 
 
+class ClickHouseProcess:
+    """One clickhouse-server in its own directory, which can be killed and started again
+    on the same ports and data (fault tests)::
+
+        server = ClickHouseProcess(tmp_path / "ch")
+        info = server.start()        # a ClickHouseServer
+        server.kill()                # SIGKILL, as a crash
+        server.start()               # same ports, same data
+        server.stop()
+    """
+
+    def __init__(self, directory: Path, users_xml: str = USERS):
+        self.directory = directory
+        self.port, self.http_port = free_port(), free_port()
+        self.process: subprocess.Popen | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.xml").write_text(CONFIG.format(
+            dir=directory, port=self.port, http_port=self.http_port, time_zone=SERVER_TIME_ZONE))
+        (directory / "users.xml").write_text(users_xml)
+
+    def start(self) -> ClickHouseServer:
+        binary = _find_binary()
+        with open(self.directory / "stdout.log", "ab") as output:
+            self.process = subprocess.Popen(
+                [binary, f"--config-file={self.directory / 'config.xml'}"],
+                cwd=self.directory, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            )
+        try:
+            version = _wait_until_ready(self.process, "127.0.0.1", self.port, self.directory)
+        except BaseException:
+            self.stop()
+            raise
+        return ClickHouseServer("127.0.0.1", self.port, self.http_port, version, self.directory)
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no clean shutdown."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout=15)
+            self.process = None
+
+
 @pytest.fixture(scope="session")
 def clickhouse_server(tmp_path_factory: pytest.TempPathFactory):
-    binary = _find_binary()
-    directory = tmp_path_factory.mktemp("clickhouse")
-    port, http_port = free_port(), free_port()
-    (directory / "config.xml").write_text(
-        CONFIG.format(dir=directory, port=port, http_port=http_port, time_zone=SERVER_TIME_ZONE))
-    (directory / "users.xml").write_text(USERS)
-    with open(directory / "stdout.log", "wb") as output:
-        process = subprocess.Popen(
-            [binary, f"--config-file={directory / 'config.xml'}"],
-            cwd=directory, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-        )
+    server = ClickHouseProcess(tmp_path_factory.mktemp("clickhouse"))
     try:
-        version = _wait_until_ready(process, "127.0.0.1", port, directory)
-        yield ClickHouseServer("127.0.0.1", port, http_port, version, directory)
+        yield server.start()
     finally:
-        stop(process, timeout=15)
+        server.stop()
 
 
 def _find_binary() -> str:

@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_TEST_PACKAGES := clickhouse-server prometheus
+DEBIAN_TEST_PACKAGES := clickhouse-server prometheus libpcap0.8 chromium nftables nodejs
 
 .PHONY: run test bench venv clean
 
@@ -19,6 +19,8 @@ test: $(STAMP) debian-test-packages
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/classifier_throughput.py
+	$(VENV)/bin/python bench/sensor_throughput.py
+	$(VENV)/bin/python bench/storage_writer.py
 
 venv: $(STAMP)
 

@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import http.client
 import pathlib
-import socket
 import ssl
 import statistics
 import subprocess

@@ -60,7 +60,7 @@ def make_events(n: int, device_prefix: str = "10.1") -> list[ActivityEvent]:
     now = utcnow()
     return [
         ActivityEvent(
-            event_id=uuid.uuid4(), time=now, device=f"{device_prefix}.{i % 200}.{i % 250}", user=f"s{i % 5000:06d}",
+            event_id=uuid.uuid4(), time=now, device=f"{device_prefix}.{i % 200}.{i % 250}", person=f"s{i % 5000:06d}",
             platform=("instagram", "tiktok", "snapchat", "discord")[i % 4], host="www.instagram.com", method="POST",
             path="/api/v1/web/comments/1/add/", action=("view", "comment", "message", "like")[i % 4],
             status=200, request_bytes=300 + i % 700, response_bytes=2000 + i % 5000,

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http, tls
 from prometheus_client import CollectorRegistry
 
-from socialwatch.classifier import Classifier, Flag
+from socialwatch.classifier import Flag
 from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
 from socialwatch.events import ActivityEvent
-from socialwatch.pipeline import Pipeline
+from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.proxy_addons.bodies import BodySkipped, first_under, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
 from socialwatch.proxy_addons.identity import Identity, IdentityResolver, Pseudonyms
@@ -126,7 +126,7 @@ class SocialWatch:
                 Pseudonyms(ids.pseudonym_key_file), roster_dir=ids.roster_dir, inventory=ids.inventory_file,
                 dhcpd_leases=ids.dhcpd_leases, kea_leases=ids.kea_leases,
             )
-            classifier = Classifier.load(config.classifier.lexicon_dir, threshold=config.classifier.threshold)
+            classifier = load_classifier(config)
             storage = open_storage(config.storage.url)
             applied = storage.migrate()
         except Exception as e:
@@ -173,7 +173,7 @@ class SocialWatch:
             identity = self._identity(client, "")
             self._submit(ActivityEvent(
                 event_id=uuid.uuid4(), time=datetime.datetime.now(datetime.timezone.utc), device=client,
-                user=identity.person, school=identity.school, age_band=identity.age_band,
+                person=identity.person, school=identity.school, age_band=identity.age_band,
                 platform=match.platform, host=_clean(sni), method="", path="", action=action,
                 status=0, request_bytes=0, response_bytes=0, source="passthrough", protocol="tls",
                 policy=self._policy(client, identity, match.platform, action),
@@ -288,7 +288,7 @@ class SocialWatch:
             event_id=uuid.uuid4(),
             time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
             device=device,
-            user=identity.person,
+            person=identity.person,
             school=identity.school,
             age_band=identity.age_band,
             policy=self._policy(device, identity, platform, recognition.action, handle, strings, recognition.text),
@@ -325,7 +325,7 @@ class SocialWatch:
     def _submit(self, event: ActivityEvent) -> None:
         if self.pipeline is None:
             return
-        self.metrics.activity.labels(platform=event.platform, action=event.action).inc()
+        self.metrics.activity.labels(platform=event.platform, action=event.action, school=event.school).inc()
         self.pipeline.submit(event)
 
 

@@ -3,8 +3,12 @@
     socialwatch run         the proxy with classifier, storage and metrics (one process)
     socialwatch db migrate  bring the storage schema up to date
     socialwatch db status   show the schema version and pending migrations
-    socialwatch classify    classify text given as arguments or on standard input
+    socialwatch db retention [--dry-run]  delete what the retention policy says to forget
+    socialwatch classify    classify JSON lines {"id", "text"} from standard input (or arguments)
+    socialwatch eval        measure the classifier on the evaluation sets
+    socialwatch sensor      read names passively from packets (live or pcap files)
     socialwatch platforms lookup HOST...   which platform each host belongs to
+    socialwatch deploy nftables|pac   print the transparent-mode ruleset or the PAC file (docs/deploy.md)
     socialwatch version     print versions
 
 Every subcommand reads the same configuration file (--config); the options
@@ -14,9 +18,7 @@ given on the command line override its keys.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.metadata
-import json
 import sys
 from typing import Any
 
@@ -60,17 +62,69 @@ def _parser() -> argparse.ArgumentParser:
     status = db.add_parser("status", help="show the schema version and pending migrations")
     _config_arguments(status)
     status.set_defaults(handler=_db_status)
+    retention = db.add_parser("retention", help="delete what the retention policy says to forget")
+    _config_arguments(retention)
+    retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; change nothing")
+    retention.set_defaults(handler=_db_retention)
 
-    classify = commands.add_parser("classify", help="classify text; prints one JSON line per input")
+    classify = commands.add_parser(
+        "classify", help="classify JSON lines {\"id\", \"text\"} from standard input (or TEXT arguments); "
+        "prints one JSON line {\"id\", \"flags\"} per input, in order")
     _config_arguments(classify)
-    classify.add_argument("text", nargs="*", help="texts to classify; none: one text per line of standard input")
+    classify.add_argument("text", nargs="*", help="texts to classify instead of standard input")
+    classify.add_argument("--age-band", help="use this age band's thresholds (classifier.age_band_thresholds)")
     classify.set_defaults(handler=_classify)
+
+    evaluate = commands.add_parser("eval", help="measure the classifier on the evaluation sets")
+    _config_arguments(evaluate)
+    evaluate.add_argument("--data", metavar="DIR", help="evaluation sets (default: ../shared/data/eval)")
+    evaluate.add_argument("--set", action="append", metavar="NAME", dest="sets", help="only this set (repeatable)")
+    evaluate.add_argument("--limit", type=int, metavar="N", help="at most N texts per set")
+    evaluate.add_argument("--examples", type=int, default=5, metavar="N", help="misses and false positives shown")
+    evaluate.set_defaults(handler=_eval)
 
     platforms = commands.add_parser("platforms", help="the platform catalog").add_subparsers(
         dest="platforms_command", required=True)
     lookup = platforms.add_parser("lookup", help="print HOST<TAB>PLATFORM_ID (or -) for each host")
     lookup.add_argument("hosts", nargs="+", metavar="HOST")
     lookup.set_defaults(handler=_platforms_lookup)
+
+    sensor = commands.add_parser(
+        "sensor", help="read DNS, TLS, QUIC and HTTP names from packets (docs/sensor.md)",
+        description="Passive sensor. --read prints one JSON line per name read (every device); "
+        "--interface captures live and stores events of district devices.",
+    )
+    _config_arguments(sensor)
+    source = sensor.add_mutually_exclusive_group(required=True)
+    source.add_argument("--read", nargs="+", metavar="FILE", help="pcap or pcapng files to read")
+    source.add_argument("--interface", metavar="IFACE", help="capture live on IFACE (needs CAP_NET_RAW)")
+    sensor.add_argument("--store", action="store_true",
+                        help="with --read: also send events to storage (--interface always does)")
+    sensor.add_argument("--print", dest="print_json", action="store_true",
+                        help="with --interface: also print one JSON line per name read")
+    sensor.add_argument("--metrics-port", type=int, help="/metrics port, 0 for none (metrics.listen_port)")
+    sensor.add_argument(
+        "--district-subnet", action="append", metavar="CIDR",
+        help="district device subnet, repeatable (proxy.district_subnets)",
+    )
+    sensor.set_defaults(handler=_sensor)
+
+    deploy = commands.add_parser("deploy", help="files that put the proxy on a network (docs/deploy.md)") \
+        .add_subparsers(dest="deploy_command", required=True)
+    nftables = deploy.add_parser("nftables", help="print the nftables ruleset of transparent mode (load with nft -f)")
+    _config_arguments(nftables)
+    nftables.add_argument("--port", type=int, help="the proxy's transparent port (default proxy.listen_port)")
+    nftables.set_defaults(handler=_deploy_nftables)
+    pac = deploy.add_parser("pac", help="print the proxy auto-config (PAC) file of explicit mode")
+    _config_arguments(pac)
+    pac.add_argument("--proxy", metavar="HOST:PORT", help="where devices reach the proxy "
+                     "(default proxy.listen_host:proxy.listen_port)")
+    pac.set_defaults(handler=_deploy_pac)
+
+    notice = commands.add_parser("notice", help="print the transparency notice (HTML) for students and families")
+    _config_arguments(notice)
+    notice.add_argument("--lang", default="en", help="language: en, es (default en)")
+    notice.set_defaults(handler=_notice)
 
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(handler=_version)
@@ -138,6 +192,27 @@ def _db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_retention(args: argparse.Namespace) -> int:
+    import datetime
+
+    from socialwatch.storage import open_storage, redact_url
+    from socialwatch.storage.retention import apply_retention, retention_plan
+
+    config = _config(args)
+    storage = open_storage(config.storage.url)
+    try:
+        plan = retention_plan(storage, config.retention.days_by_table(), datetime.datetime.now(datetime.timezone.utc))
+        if not args.dry_run:
+            apply_retention(storage, plan)
+    finally:
+        storage.close()
+    verb = "would apply" if args.dry_run else "applied"
+    print(f"{redact_url(config.storage.url)}: retention {verb} {len(plan)} step(s)")
+    for step in plan:
+        print(f"  {'(dry run) ' if args.dry_run else ''}{step}")
+    return 0
+
+
 def _db_status(args: argparse.Namespace) -> int:
     from socialwatch.storage import open_storage, redact_url
 
@@ -153,16 +228,25 @@ def _db_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _classify(args: argparse.Namespace) -> int:
-    from socialwatch.classifier import Classifier
+def _load_classifier(args: argparse.Namespace):
+    from socialwatch.pipeline import load_classifier
 
-    config = _config(args)
-    classifier = Classifier.load(config.classifier.lexicon_dir, threshold=config.classifier.threshold)
-    texts = args.text or (line.rstrip("\n") for line in sys.stdin)
-    for text in texts:
-        flags = classifier.classify(text)
-        print(json.dumps({"text": text, "flags": [dataclasses.asdict(flag) for flag in flags]}, ensure_ascii=False))
-    return 0
+    return load_classifier(_config(args))
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from socialwatch.classifier.jsonl import classify_lines, classify_texts
+
+    classifier = _load_classifier(args)
+    if args.text:
+        return classify_texts(classifier, args.text, sys.stdout, age_band=args.age_band)
+    return classify_lines(classifier, sys.stdin, sys.stdout, sys.stderr, age_band=args.age_band)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from socialwatch.classifier.evaluate import main as evaluate
+
+    return evaluate(_load_classifier(args), args.data, args.sets, args.limit, args.examples)
 
 
 def _platforms_lookup(args: argparse.Namespace) -> int:
@@ -171,6 +255,45 @@ def _platforms_lookup(args: argparse.Namespace) -> int:
     catalog = Catalog.load()
     for host in args.hosts:
         print(f"{host}\t{catalog.platform_for(host) or '-'}")
+    return 0
+
+
+def _sensor(args: argparse.Namespace) -> int:
+    from socialwatch.proxy_addons.sensor import command
+
+    config = _config(args)
+    return command.run(
+        config, read=args.read or [], interface=args.interface, store=args.store or bool(args.interface),
+        print_json=bool(args.read) or args.print_json,
+    )
+
+
+def _deploy_nftables(args: argparse.Namespace) -> int:
+    from socialwatch.deploy import nftables_ruleset
+
+    sys.stdout.write(nftables_ruleset(_config(args), args.port))
+    return 0
+
+
+def _deploy_pac(args: argparse.Namespace) -> int:
+    from socialwatch.deploy import PacError, pac_file
+
+    try:
+        sys.stdout.write(pac_file(_config(args), args.proxy))
+    except PacError as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _notice(args: argparse.Namespace) -> int:
+    from socialwatch.dashboards.notice import render_notice
+
+    try:
+        print(render_notice(_config(args), args.lang))
+    except ValueError as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

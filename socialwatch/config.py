@@ -138,8 +138,32 @@ class DistrictConfig(_Section):
         description="The district's names and abbreviations, as people write them.",
     )
     email_domains: tuple[str, ...] = Field(("essextech.net",), description="The district's e-mail domains.")
+    contact: str = Field(
+        "the school's counseling office or the district's IT department",
+        description="Who students and families ask about monitoring (shown in the transparency notice).",
+    )
     approved_accounts_file: pathlib.Path | None = Field(
         None, description="The approved-accounts registry CSV: platform,handle,owner,approved_on.")
+
+
+class RetentionConfig(_Section):
+    activity_days: int = Field(
+        90, ge=1, le=36500, description="Days the activity metadata (events table) is kept.",
+    )
+    flagged_content_days: int = Field(
+        365, ge=1, le=36500, description="Days flags and the flagged text (flags table) are kept.",
+    )
+
+    review_days: int = Field(
+        2555, ge=1, le=36500, description="Days review actions (review_actions table) are kept.",
+    )
+    audit_days: int = Field(
+        2555, ge=1, le=36500, description="Days the audit log (audit_log table) is kept.",
+    )
+
+    def days_by_table(self) -> dict[str, int]:
+        return {"events": self.activity_days, "flags": self.flagged_content_days,
+                "review_actions": self.review_days, "audit_log": self.audit_days}
 
 
 class MetricsConfig(_Section):
@@ -152,6 +176,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     spool: SpoolConfig = SpoolConfig()
+    retention: RetentionConfig = RetentionConfig()
     identity: IdentityConfig = IdentityConfig()
     district: DistrictConfig = DistrictConfig()
     metrics: MetricsConfig = MetricsConfig()

@@ -21,7 +21,7 @@ class ActivityEvent:
     """When the request reached the proxy (UTC, timezone-aware)."""
     device: str
     """The district device: the client's IP address as the proxy saw it."""
-    user: str
+    person: str
     """The person: a pseudonymous id (keyed hash, proxy_addons/identity.py), never a name;
     empty when nobody is known."""
     platform: str

@@ -20,6 +20,7 @@ full (or unwritable) spool drops events, loudly.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -94,6 +95,13 @@ class EventQueue:
 
     def qsize(self) -> int:
         return len(self._items)
+
+
+def load_classifier(config: Config) -> Classifier:
+    """The classifier the configuration describes (lexicons, thresholds per category and age band)."""
+    c = config.classifier
+    return Classifier.load(c.lexicon_dir, threshold=c.threshold, thresholds=c.thresholds,
+                           age_band_thresholds=c.age_band_thresholds, phone_region=c.phone_region)
 
 
 class Pipeline:
@@ -198,13 +206,7 @@ class Pipeline:
                 if not batch:
                     deadline = time.monotonic() + self.flush_interval
                     self._unsent_since = events[0].time.timestamp()
-                for event in events:
-                    if event.text:
-                        flags = self._classify(event)
-                        # Content is kept only for flagged events: the rest lose their text here.
-                        batch.append((event if flags else event.without_text(), flags))
-                    else:
-                        batch.append((event, ()))
+                batch.extend(self._classified(event) for event in events)
             if batch and (len(batch) >= self.batch_size or time.monotonic() >= deadline or self._stopping.is_set()):
                 self._flush(batch)
                 batch = []
@@ -215,12 +217,24 @@ class Pipeline:
             self._flush(batch)
             self._unsent_since = None
 
+    def _classified(self, event: ActivityEvent) -> tuple[ActivityEvent, list[Flag]]:
+        """The event with its flags: the classifier's and the policy rules' (raised at capture).
+
+        Content is kept only for flagged events, and then with personal information
+        redacted (same length, so match offsets stay exact); the rest lose their text here.
+        """
+        text_flags = self._classify(event) if event.text else []
+        flags = list(event.policy) + text_flags
+        for flag in flags:
+            self.metrics.flags.labels(category=flag.category, severity=flag.severity, school=event.school).inc()
+        # A policy flag that points into the text (an impersonating post) keeps it too.
+        if text_flags or any(flag.matches for flag in event.policy):
+            return dataclasses.replace(event, text=self.classifier.redact(event.text)), flags
+        return event.without_text(), flags
+
     def _classify(self, event: ActivityEvent) -> list[Flag]:
         with self.metrics.classification_seconds.time():
-            flags = self.classifier.classify(event.text)
-        for flag in flags:
-            self.metrics.flags.labels(category=flag.category, severity=flag.severity).inc()
-        return flags
+            return self.classifier.classify(event.text, age_band=event.age_band)
 
     def _flush(self, batch: Batch) -> None:
         if self.spool is None:

@@ -30,12 +30,12 @@ _DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MIGRATION_FILE = re.compile(r"(\d{4})_(\w+)\.sql")
 
 EVENT_COLUMNS = (
-    "event_id", "time", "device", "user", "platform", "host", "method", "path",
+    "event_id", "time", "device", "person", "platform", "host", "method", "path",
     "action", "status", "request_bytes", "response_bytes", "flagged", "source", "protocol", "target",
-    "school",
+    "school", "age_band",
 )
 FLAG_COLUMNS = (
-    "flag_id", "event_id", "time", "device", "user", "platform", "host", "action", "school",
+    "flag_id", "event_id", "time", "device", "person", "platform", "host", "action", "school", "age_band",
     "category", "severity", "score", "threshold", "text", "explanation",
     "match_phrase", "match_subcategory", "match_severity", "match_weight",
     "match_start", "match_end",
@@ -102,10 +102,10 @@ def load_migrations() -> list[Migration]:
 def event_row(event: ActivityEvent, flagged: bool) -> tuple:
     """The ``events`` row: metadata only; ``event.text`` is never part of it."""
     return (
-        event.event_id, _utc(event), event.device, event.user, event.platform, event.host,
+        event.event_id, _utc(event), event.device, event.person, event.platform, event.host,
         event.method, event.path, event.action, event.status, event.request_bytes,
         event.response_bytes, int(flagged), event.source, event.protocol, event.target,
-        event.school,
+        event.school, event.age_band,
     )
 
 
@@ -115,11 +115,11 @@ def event_columns(batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> list
     events = [event for event, _ in batch]
     return [
         [e.event_id for e in events], [_utc(e) for e in events], [e.device for e in events],
-        [e.user for e in events], [e.platform for e in events], [e.host for e in events],
+        [e.person for e in events], [e.platform for e in events], [e.host for e in events],
         [e.method for e in events], [e.path for e in events], [e.action for e in events],
         [e.status for e in events], [e.request_bytes for e in events], [e.response_bytes for e in events],
         [1 if flags else 0 for _, flags in batch], [e.source for e in events], [e.protocol for e in events],
-        [e.target for e in events], [e.school for e in events],
+        [e.target for e in events], [e.school for e in events], [e.age_band for e in events],
     ]
 
 
@@ -128,7 +128,8 @@ def flag_row(event: ActivityEvent, flag: Flag) -> tuple:
     matches = flag.matches
     return (
         flag_id(event.event_id, flag.category), event.event_id, _utc(event), event.device,
-        event.user, event.platform, event.host, event.action, event.school, flag.category, flag.severity,
+        event.person, event.platform, event.host, event.action, event.school, event.age_band,
+        flag.category, flag.severity,
         float(flag.score), float(flag.threshold), event.text, flag.explanation,
         [m.phrase for m in matches], [m.subcategory for m in matches],
         [m.severity for m in matches], [float(m.weight) for m in matches],

@@ -32,12 +32,12 @@ def test_classify_prints_flags_with_offsets():
     assert output["text"][start:end] == "kill yourself"
 
 
-def test_classify_reads_standard_input_one_text_a_line():
-    result = socialwatch("classify", stdin="i am gay\ni want to die\n")
+def test_classify_reads_json_lines_from_standard_input():
+    result = socialwatch("classify", stdin='{"id": 1, "text": "i am gay"}\n{"id": 2, "text": "i want to die"}\n')
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o["text"] for o in outputs] == ["i am gay", "i want to die"]
+    assert [o["id"] for o in outputs] == [1, 2]
     assert outputs[0]["flags"] == []
-    assert outputs[1]["flags"][0]["category"] == "selfharm"
+    assert outputs[1]["flags"][0]["category"] == "self_harm"
 
 
 def test_a_bad_configuration_exits_2_naming_the_key(tmp_path):
@@ -56,7 +56,7 @@ def test_db_migrate_is_idempotent_and_status_shows_the_version(tmp_path):
     second = socialwatch("db", "migrate", "--storage-url", url)
     assert second.stdout.strip().endswith("up to date")
     status = socialwatch("db", "status", "--storage-url", url)
-    assert "schema version 1" in status.stdout and "pending" not in status.stdout
+    assert "schema version 2" in status.stdout and "pending" not in status.stdout
 
 
 def test_platforms_lookup_prints_one_line_per_host():

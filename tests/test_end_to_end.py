@@ -129,8 +129,8 @@ def test_a_bullying_comment_from_a_district_device_is_recorded_flagged_and_count
     assert flag["text"][start:start + len("kill yourself")] == "kill yourself"
     assert "31" not in flag["text"], "only the fields a person writes are extracted"
 
-    assert counter(proxy, "socialwatch_activity_events_total", platform="instagram", action="comment") >= 1
-    assert counter(proxy, "socialwatch_flags_total", category="bullying", severity=flag["severity"]) >= 1
+    assert counter(proxy, "socialwatch_activity_events_total", platform="instagram", action="comment", school="") >= 1
+    assert counter(proxy, "socialwatch_flags_total", category="bullying", severity=flag["severity"], school="") >= 1
     assert counter(proxy, "socialwatch_storage_rows_written_total", table="flags") >= 1
     assert counter(proxy, "socialwatch_classification_duration_seconds_count") >= 1
 

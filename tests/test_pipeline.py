@@ -12,14 +12,14 @@ import uuid
 
 import pytest
 from prometheus_client import CollectorRegistry
-from socialwatch.classifier import Classifier
-from socialwatch.dashboards.metrics import Metrics
-from socialwatch.storage import open_storage
-from socialwatch.storage.spool import Spool
-from support.marker_classifier import FLAGGED_PHRASE, MarkerClassifier
 
+from socialwatch.classifier import Classifier, Flag
+from socialwatch.dashboards.metrics import Metrics
 from socialwatch.events import ActivityEvent, utcnow
 from socialwatch.pipeline import Pipeline
+from socialwatch.storage import open_storage
+from socialwatch.storage.spool import Spool
+from support.marker_classifier import FLAGGED_PHRASE, marker_classifier
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def store(clickhouse_server):
 
 def event(text: str = "", device: str = "10.0.0.5") -> ActivityEvent:
     return ActivityEvent(
-        event_id=uuid.uuid4(), time=utcnow(), device=device, user="", platform="instagram",
+        event_id=uuid.uuid4(), time=utcnow(), device=device, person="", platform="instagram",
         host="www.instagram.com", method="POST", path="/api/v1/web/comments/1/add/", action="comment",
         status=200, request_bytes=len(text), response_bytes=10, text=text,
     )
@@ -75,6 +75,36 @@ def test_events_are_classified_and_written_and_text_is_kept_only_when_flagged(cl
     assert value(metrics, "socialwatch_storage_rows_written_total", table="events") == 3
     assert value(metrics, "socialwatch_storage_rows_written_total", table="flags") == 1
     assert value(metrics, "socialwatch_classification_duration_seconds_count") == 2, "empty text is not classified"
+
+
+def test_policy_flags_raised_at_capture_are_stored_and_counted_with_the_school(classifier, store):
+    coppa = Flag("coppa", "medium", 1.0, 1.0, (), "coppa: a student aged 12 or under used tiktok")
+    p, metrics = pipeline(classifier, store)
+    p.start()
+    p.submit(dataclasses.replace(event(), platform="tiktok", school="Example MS", age_band="under_13", policy=(coppa,)))
+    assert wait_for_count(store, "flags", 1) == 1
+    p.stop()
+    [flag] = store.query("SELECT category, school, age_band, text FROM {database}.flags")
+    assert flag == {"category": "coppa", "school": "Example MS", "age_band": "under_13", "text": ""}
+    assert value(metrics, "socialwatch_flags_total", category="coppa", severity="medium", school="Example MS") == 1
+
+
+def test_flagged_text_is_stored_with_personal_information_redacted_at_the_same_offsets(classifier, store):
+    text = "i want to die. call me at 617-555-0123 tonight"
+    p, _ = pipeline(classifier, store)
+    p.start()
+    p.submit(event(text))
+    assert wait_for_count(store, "flags", 1) >= 1
+    p.stop()
+    rows = store.query("SELECT category, text, match_phrase, match_start, match_end FROM {database}.flags")
+    stored = {row["text"] for row in rows}
+    assert len(stored) == 1 and "617" not in stored.pop()
+    for row in rows:
+        assert len(row["text"]) == len(text), "redaction keeps the length"
+        for start, end in zip(row["match_start"], row["match_end"]):
+            if row["category"] != "pii":
+                assert row["text"][start:end] == text[start:end], "unredacted matches stay where they were"
+    assert {"self_harm", "pii"} <= {row["category"] for row in rows}
 
 
 def test_a_partial_batch_is_written_after_the_flush_interval(classifier, store):
@@ -161,7 +191,7 @@ def spooling_pipeline(store, spool_dir, **settings) -> tuple[Pipeline, Metrics]:
     spool = Spool(spool_dir, max_bytes=1 << 24)
     options = {"queue_size": 100, "batch_size": 50, "flush_interval": 0.05, "spool": spool,
                "retries_before_spooling": 0, **settings}
-    return Pipeline(MarkerClassifier(), store, metrics, **options), metrics
+    return Pipeline(marker_classifier(), store, metrics, **options), metrics
 
 
 def test_while_storage_is_down_events_wait_in_the_spool_and_the_metrics_say_so(clickhouse_server, tmp_path):
@@ -225,9 +255,9 @@ def test_the_configuration_decides_the_spool(tmp_path):
     store = open_storage("clickhouse://default:@127.0.0.1:9/never")
     config = load_config(None, {"spool.directory": str(tmp_path / "s"), "spool.fsync": "never",
                                 "spool.max_bytes": 65536, "spool.retries_before_spooling": 7})
-    p = Pipeline.from_config(MarkerClassifier(), store, Metrics(CollectorRegistry()), config)
+    p = Pipeline.from_config(marker_classifier(), store, Metrics(CollectorRegistry()), config)
     assert (p.spool.directory, p.spool.fsync, p.spool.max_bytes, p.retries_before_spooling) == \
         (tmp_path / "s", "never", 65536, 7)
     without = load_config(None, {"spool.directory": ""})
-    assert Pipeline.from_config(MarkerClassifier(), store, Metrics(CollectorRegistry()), without).spool is None
+    assert Pipeline.from_config(marker_classifier(), store, Metrics(CollectorRegistry()), without).spool is None
     store.close()

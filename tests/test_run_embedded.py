@@ -44,7 +44,7 @@ def activity_count(proxy: Proxy, timeout: float = 10.0) -> float:
         for family in text_string_to_metric_families(proxy.metrics()):
             for sample in family.samples:
                 if sample.name == "socialwatch_activity_events_total" and sample.labels == {
-                        "platform": "instagram", "action": "comment"}:
+                        "platform": "instagram", "action": "comment", "school": ""}:
                     return sample.value
         if time.monotonic() > deadline:
             return 0.0
@@ -84,4 +84,4 @@ def test_run_records_a_flagged_comment_into_the_embedded_store(tmp_path, upstrea
         {"platform": "instagram", "action": "comment", "flagged": 1}
     ]
     [flag] = stored(workdir, "SELECT category, text FROM socialwatch.flags")
-    assert flag == {"category": "selfharm", "text": "i want to die"}
+    assert flag == {"category": "self_harm", "text": "i want to die"}

@@ -77,7 +77,7 @@ class Aggregator:
         self.emit(ActivityEvent(
             event_id=new_event_id(),
             time=datetime.datetime.fromtimestamp(o.ts, datetime.UTC),
-            device=o.client, user="", platform=entry.platform, host=o.name,
+            device=o.client, person="", platform=entry.platform, host=o.name,
             method="", path="", action="connect", status=0,
             request_bytes=entry.bytes, response_bytes=0,
             source="sensor", protocol=o.proto,

@@ -97,15 +97,13 @@ def _live(sensor: Sensor, metrics: Metrics, interface: str, bpf: str, out: TextI
 
 
 def _open_pipeline(config: Config, metrics: Metrics):
-    from socialwatch.classifier import Classifier
+    from socialwatch.pipeline import Pipeline, load_classifier
     from socialwatch.storage import open_storage
-
-    from socialwatch.pipeline import Pipeline
 
     storage = open_storage(config.storage.url)
     try:
         storage.migrate()
-        classifier = Classifier.load(config.classifier.lexicon_dir, threshold=config.classifier.threshold)
+        classifier = load_classifier(config)
     except BaseException:
         storage.close()
         raise

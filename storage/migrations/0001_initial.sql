@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS {database}.events
     event_id UUID COMMENT 'Stable event identity, so a retried insert can be recognised',
     time DateTime('UTC') COMMENT 'When the request reached the proxy, whole seconds',
     device String COMMENT 'Client IP address of the district device',
-    user String COMMENT 'Signed-in district user where known, else empty',
+    person String COMMENT 'Pseudonymous person id (keyed hash), never a name, empty when nobody is known',
     platform String COMMENT 'Platform id from the catalog, e.g. instagram',
     host String COMMENT 'Host name the request went to',
     method String COMMENT 'HTTP method, upper case',
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS {database}.events
     source String COMMENT 'How it was seen: proxy (decrypted), passthrough (server name only) or sensor (passive)',
     protocol String COMMENT 'http, https, tls, dns or quic',
     target String COMMENT 'What the action was aimed at (post, thread, channel or recipient id), where visible',
-    school String COMMENT 'School of the person, from the roster, empty when unknown'
+    school String COMMENT 'School of the person, from the roster, empty when unknown',
+    age_band String COMMENT 'Age band of the person: under_13, 13_17, adult or unknown'
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(time)
@@ -48,12 +49,13 @@ CREATE TABLE IF NOT EXISTS {database}.flags
     event_id UUID COMMENT 'The flagged event (events.event_id)',
     time DateTime('UTC') COMMENT 'Event time, copied from events',
     device String COMMENT 'Event device, copied from events',
-    user String COMMENT 'Event user, copied from events',
+    person String COMMENT 'Event person (pseudonymous id), copied from events',
     platform String COMMENT 'Event platform, copied from events',
     host String COMMENT 'Event host, copied from events',
     action String COMMENT 'Event action, copied from events',
     school String COMMENT 'Event school, copied from events',
-    category String COMMENT 'Lexicon category flagged, e.g. bullying or selfharm',
+    age_band String COMMENT 'Event age band, copied from events',
+    category String COMMENT 'Lexicon category flagged, e.g. bullying or self_harm',
     severity String COMMENT 'Highest severity among the matches: low, medium, high, critical',
     score Float64 COMMENT 'Sum of the category match weights',
     threshold Float64 COMMENT 'Threshold the score reached',

@@ -162,7 +162,7 @@ def recorded_event(addon, flow, status=200):
 def test_events_carry_a_pseudonym_school_and_age_band_never_a_name(identified, tmp_path):
     flow = platform_flow(client_ip="10.20.0.12", method="GET", path="/explore/")  # asmith's Chromebook, grade 6
     event = recorded_event(identified, flow)
-    assert event.user == Pseudonyms(tmp_path / "key").of("u-1002")
+    assert event.person == Pseudonyms(tmp_path / "key").of("u-1002")
     assert (event.school, event.age_band) == ("Example Middle School", "under_13")
     assert "asmith" not in repr(event)
     assert [flag.category for flag in event.policy] == ["coppa"]

@@ -44,7 +44,7 @@ def test_repeats_in_a_minute_become_one_event_with_their_bytes_summed():
     aggregator.flush()
     assert len(events) == 4
     first = events[0]
-    assert (first.source, first.protocol, first.action, first.status, first.user, first.method, first.path,
+    assert (first.source, first.protocol, first.action, first.status, first.person, first.method, first.path,
             first.response_bytes, first.host) == ("sensor", "tls", "connect", 0, "", "", "", 0, "www.instagram.com")
 
 

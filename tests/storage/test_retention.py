@@ -25,7 +25,7 @@ FLAG = Flag("self_harm", "high", 2.0, 1.0, (Match("i want to die", "self_harm", 
 
 def event(age_days: int) -> ActivityEvent:
     return ActivityEvent(
-        event_id=uuid.uuid4(), time=NOW - datetime.timedelta(days=age_days), device="10.0.0.1", user="",
+        event_id=uuid.uuid4(), time=NOW - datetime.timedelta(days=age_days), device="10.0.0.1", person="",
         platform="instagram", host="www.instagram.com", method="POST", path="/p", action="comment",
         status=200, request_bytes=1, response_bytes=1, text="i want to die",
     )

@@ -19,7 +19,7 @@ FLAG = Flag("self_harm", "high", 2.0, 1.0, (Match("i want to die", "self_harm", 
 
 def event(minute: int, school: str, platform: str, action: str, text: str = "") -> ActivityEvent:
     return ActivityEvent(
-        event_id=uuid.uuid4(), time=HOUR + datetime.timedelta(minutes=minute), device="10.0.0.1", user="",
+        event_id=uuid.uuid4(), time=HOUR + datetime.timedelta(minutes=minute), device="10.0.0.1", person="",
         platform=platform, host=f"www.{platform}.com", method="POST", path="/p", action=action, status=200,
         request_bytes=10, response_bytes=100, school=school, text=text,
     )
@@ -72,7 +72,7 @@ def test_rollups_hold_no_text_device_or_user(store):
         columns = {row["name"] for row in store.query(
             "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}",
             {"db": store.database, "t": table})}
-        assert not columns & {"text", "device", "user", "event_id", "host", "path"}, table
+        assert not columns & {"text", "device", "person", "event_id", "host", "path"}, table
 
 
 def test_review_actions_and_audit_entries_are_kept_once(store):

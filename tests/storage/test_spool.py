@@ -141,7 +141,7 @@ FLAG = Flag(category="self_harm", severity="high", score=2.0, threshold=1.0,
             explanation="'i want to die' (2.0) >= 1.0")
 
 
-BASE = {"time": T0, "device": "10.0.0.1", "user": "u", "platform": "instagram", "host": "www.instagram.com", "method": "POST",
+BASE = {"time": T0, "device": "10.0.0.1", "person": "u", "platform": "instagram", "host": "www.instagram.com", "method": "POST",
             "path": "/p", "action": "comment", "status": 200, "request_bytes": 5, "response_bytes": 18446744073709551615}
 
 

@@ -32,10 +32,10 @@ UNFLAGGED_TEXT = "see you at practice tomorrow zq7x-unflagged-marker"
 def make_event(**changes) -> ActivityEvent:
     fields = dict(
         event_id=uuid.UUID("0f8e2f4c-3a51-4c1e-9d0b-6a8f3e2d1c00"), time=T0, device="10.20.30.40",
-        user="s123456", platform="instagram", host="i.instagram.com", method="POST",
+        person="s123456", platform="instagram", host="i.instagram.com", method="POST",
         path="/api/v1/direct_v2/threads/broadcast/text/", action="message", status=200,
         request_bytes=512, response_bytes=2048, text=FLAGGED_TEXT, target="340282366920938463463374607431768211455",
-        school="north-high",
+        school="north-high", age_band="13_17",
     )
     fields.update(changes)
     return ActivityEvent(**fields)
@@ -56,10 +56,10 @@ SELFHARM = Flag(
 )
 FLAGGED = make_event()
 UNFLAGGED = make_event(
-    event_id=uuid.UUID("7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60"), device="10.20.30.41", user="",
+    event_id=uuid.UUID("7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60"), device="10.20.30.41", person="",
     platform="tiktok", host="www.tiktok.com", method="GET", path="/foryou", action="view",
     status=0, request_bytes=0, response_bytes=18446744073709551615, text=UNFLAGGED_TEXT,
-    source="sensor", protocol="quic", target="", school="",
+    source="sensor", protocol="quic", target="", school="", age_band="unknown",
 )
 BATCH = [(FLAGGED, [BULLYING, SELFHARM]), (UNFLAGGED, [])]
 
@@ -112,14 +112,14 @@ def test_write_stores_event_metadata_exactly(migrated):
     common = {"time": "2026-03-14 15:09:26"}
     assert_rows(rows, [
         {"event_id": "0f8e2f4c-3a51-4c1e-9d0b-6a8f3e2d1c00", **common, "device": "10.20.30.40",
-         "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "method": "POST",
+         "person": "s123456", "platform": "instagram", "host": "i.instagram.com", "method": "POST",
          "path": "/api/v1/direct_v2/threads/broadcast/text/", "action": "message", "status": 200,
          "request_bytes": 512, "response_bytes": 2048, "flagged": 1, "source": "proxy", "protocol": "https",
-         "target": "340282366920938463463374607431768211455", "school": "north-high"},
+         "target": "340282366920938463463374607431768211455", "school": "north-high", "age_band": "13_17"},
         {"event_id": "7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60", **common, "device": "10.20.30.41",
-         "user": "", "platform": "tiktok", "host": "www.tiktok.com", "method": "GET", "path": "/foryou",
+         "person": "", "platform": "tiktok", "host": "www.tiktok.com", "method": "GET", "path": "/foryou",
          "action": "view", "status": 0, "request_bytes": 0, "response_bytes": 18446744073709551615,
-         "flagged": 0, "source": "sensor", "protocol": "quic", "target": "", "school": ""},
+         "flagged": 0, "source": "sensor", "protocol": "quic", "target": "", "school": "", "age_band": "unknown"},
     ])
 
 
@@ -127,8 +127,8 @@ def test_write_stores_one_row_per_flag_with_text_and_matches(migrated):
     migrated.write(BATCH)
     rows = migrated.query("SELECT * FROM {database}.flags ORDER BY category")
     event = {"event_id": str(FLAGGED.event_id), "time": "2026-03-14 15:09:26", "device": "10.20.30.40",
-             "user": "s123456", "platform": "instagram", "host": "i.instagram.com", "action": "message",
-             "school": "north-high"}
+             "person": "s123456", "platform": "instagram", "host": "i.instagram.com", "action": "message",
+             "school": "north-high", "age_band": "13_17"}
     assert_rows(rows, [
         {"flag_id": str(uuid.uuid5(FLAGGED.event_id, "bullying")), **event, "category": "bullying",
          "severity": "medium", "score": 1.5, "threshold": 1.0, "text": FLAGGED_TEXT,

@@ -33,7 +33,7 @@ from socialwatch.storage import open_storage
 from socialwatch.storage.spool import HEADER_SIZE, Spool, encode_batch
 from support import spool_writer
 from support.clickhouse_server import ClickHouseProcess
-from support.marker_classifier import FLAGGED_PHRASE, MarkerClassifier
+from support.marker_classifier import FLAGGED_PHRASE, marker_classifier
 
 from socialwatch.events import ActivityEvent
 from socialwatch.pipeline import Pipeline
@@ -47,7 +47,7 @@ def event(i: int, namespace: uuid.UUID = uuid.NAMESPACE_OID) -> ActivityEvent:
     text = FLAGGED_PHRASE if i % 10 == 0 else f"see you at practice {spool_writer.UNFLAGGED_MARKER}"
     return ActivityEvent(
         event_id=uuid.uuid5(namespace, str(i)), time=T0 + datetime.timedelta(seconds=i),
-        device=f"10.0.{i % 7}.{i % 250}", user="", platform="instagram", host="www.instagram.com",
+        device=f"10.0.{i % 7}.{i % 250}", person="", platform="instagram", host="www.instagram.com",
         method="POST", path="/api/v1/web/comments/1/add/", action="comment", status=200,
         request_bytes=len(text), response_bytes=10, text=text,
     )
@@ -85,7 +85,7 @@ def test_clickhouse_killed_mid_stream_keeps_every_event_exactly_once(tmp_path):
     store = open_storage(f"{info.url_for('faults')}?{FAST_FAILING}")
     metrics = Metrics(CollectorRegistry())
     spool = Spool(tmp_path / "spool", max_bytes=1 << 30)
-    pipeline = Pipeline(MarkerClassifier(), store, metrics, queue_size=total, batch_size=2000,
+    pipeline = Pipeline(marker_classifier(), store, metrics, queue_size=total, batch_size=2000,
                         flush_interval=0.1, spool=spool, retries_before_spooling=1)
     submitted = 0
 
@@ -195,7 +195,7 @@ def test_a_corrupted_spool_is_quarantined_and_the_rest_replayed(clickhouse_serve
     store.migrate()
     metrics = Metrics(CollectorRegistry())
     reopened = Spool(tmp_path / "spool", max_bytes=1 << 20)
-    pipeline = Pipeline(MarkerClassifier(), store, metrics, queue_size=10, batch_size=10, flush_interval=0.05,
+    pipeline = Pipeline(marker_classifier(), store, metrics, queue_size=10, batch_size=10, flush_interval=0.05,
                         spool=reopened)
     try:
         pipeline.start()
@@ -227,7 +227,7 @@ def test_a_full_spool_disk_is_a_clear_error_and_the_writer_keeps_going(clickhous
     store = open_storage(clickhouse_server.url_for(f"diskfull_{uuid.uuid4().hex[:8]}"))  # not migrated yet
     metrics = Metrics(CollectorRegistry())
     spool = Spool(small_disk / "spool", max_bytes=1 << 30)  # the disk fills long before the bound
-    pipeline = Pipeline(MarkerClassifier(), store, metrics, queue_size=1000, batch_size=100, flush_interval=0.05,
+    pipeline = Pipeline(marker_classifier(), store, metrics, queue_size=1000, batch_size=100, flush_interval=0.05,
                         spool=spool, retries_before_spooling=0)
     total, slowest = 3000, 0.0
     try:

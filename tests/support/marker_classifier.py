@@ -1,21 +1,26 @@
-"""A stand-in classifier for the storage fault tests: flags one fixed phrase.
+"""The real classifier with a one-phrase lexicon, for the storage and pipeline tests.
 
-The storage tests are about what reaches ClickHouse and the spool, not about
-lexicons, so they use this instead of the real classifier (tests/classifier/
-covers that): a lexicon change cannot move their numbers.
+Those tests are about what reaches ClickHouse and the spool, not about
+lexicons (tests/classifier/ covers those), so they load the real Classifier
+from a lexicon of their own: a change to the shipped lexicons cannot move
+their numbers.
 """
 
 from __future__ import annotations
 
-from socialwatch.classifier.flags import Flag, Match
+import pathlib
+import tempfile
+
+from socialwatch.classifier import Classifier
 
 FLAGGED_PHRASE = "i want to die"
+_LEXICON = "phrase,category,subcategory,severity,weight,language,rules\n" \
+           f"{FLAGGED_PHRASE},self_harm,ideation,high,2.0,en,\n"
 
 
-class MarkerClassifier:
-    def classify(self, text: str) -> list[Flag]:
-        start = text.find(FLAGGED_PHRASE)
-        if start < 0:
-            return []
-        match = Match(FLAGGED_PHRASE, "self_harm", "ideation", "high", 2.0, start, start + len(FLAGGED_PHRASE))
-        return [Flag("self_harm", "high", 2.0, 1.0, (match,), f"'{FLAGGED_PHRASE}' (2.0) >= 1.0")]
+def marker_classifier() -> Classifier:
+    """A Classifier that flags FLAGGED_PHRASE (self_harm, high) and nothing else."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="marker-lexicon-"))
+    (directory / "en.csv").write_text(_LEXICON)
+    (directory / "identity_terms.txt").write_text("gay\ntrans\n")
+    return Classifier.load(directory)

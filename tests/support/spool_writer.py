@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from socialwatch.dashboards.metrics import Metrics
 from socialwatch.storage import open_storage
 from socialwatch.storage.spool import Spool
-from support.marker_classifier import FLAGGED_PHRASE, MarkerClassifier
+from support.marker_classifier import FLAGGED_PHRASE, marker_classifier
 
 from socialwatch.events import ActivityEvent
 from socialwatch.pipeline import Pipeline
@@ -40,7 +40,7 @@ def event(i: int) -> ActivityEvent:
     text = FLAGGED_TEXT if i % 10 == 0 else f"see you at practice {UNFLAGGED_MARKER} {i}"
     return ActivityEvent(
         event_id=uuid.uuid5(NAMESPACE, str(i)), time=T0 + datetime.timedelta(seconds=i),
-        device=f"10.0.{i % 7}.{i % 250}", user="", platform="instagram", host="www.instagram.com",
+        device=f"10.0.{i % 7}.{i % 250}", person="", platform="instagram", host="www.instagram.com",
         method="POST", path="/api/v1/web/comments/1/add/", action="comment", status=200,
         request_bytes=len(text), response_bytes=10, text=text,
     )
@@ -75,7 +75,7 @@ def main() -> int:
         storage = SlowAfterInsert(storage, args.pause_after_insert)
     metrics = Metrics(CollectorRegistry())
     spool = Spool(args.spool, max_bytes=1 << 30, fsync="always")
-    pipeline = Pipeline(MarkerClassifier(), storage, metrics, queue_size=100_000, batch_size=100,
+    pipeline = Pipeline(marker_classifier(), storage, metrics, queue_size=100_000, batch_size=100,
                         flush_interval=0.05, spool=spool, retries_before_spooling=0)
     pipeline.start()
     if args.mode == "produce":

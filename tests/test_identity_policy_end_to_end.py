@@ -91,3 +91,30 @@ def test_an_approved_district_account_may_log_in(appliance):
                     data={"username": "essextechhawks", "email": "athletics@essextech.net", "enc_password": "x"})
     [event] = wait_for(store, "SELECT * FROM {database}.events WHERE action = 'login'", {})
     assert event["flagged"] == 0
+
+
+@pytest.fixture(scope="module")
+def authenticating_proxy(tmp_path_factory, clickhouse_server):
+    """The proxy with mitmproxy's own proxy authentication on (LDAP works the same way: --proxyauth ldap:...)."""
+    workdir = tmp_path_factory.mktemp("proxyauth")
+    key = workdir / "pseudonym.key"
+    config = workdir / "socialwatch.toml"
+    config.write_text(f'[identity]\npseudonym_key_file = "{key}"\nroster_dir = "{FIXTURES / "identity" / "oneroster"}"\n')
+    certs = make_upstream_certs(workdir / "upstream", ["www.instagram.com"])
+    store = open_storage(clickhouse_server.url_for(f"proxyauth_{uuid.uuid4().hex[:8]}"))
+    with UpstreamServer(certs) as upstream, running_mitmdump(
+        workdir / "proxy", storage_url=clickhouse_server.url_for(store.database), upstream_port=upstream.port,
+        certs=certs, district_subnets=["127.50.0.0/16"],
+        options={"socialwatch_config": str(config), "proxyauth": "mlee:correct-horse"},
+    ) as proxy:
+        yield proxy, store, Pseudonyms(key)
+    store.close()
+
+
+def test_the_proxy_login_names_the_person_and_wins_over_the_device(authenticating_proxy):
+    proxy, store, pseudonyms = authenticating_proxy
+    with proxy.client(GRADE_6_DEVICE, login=("mlee", "correct-horse")) as client:
+        assert client.get("https://www.instagram.com/explore/").status == 200
+    [event] = wait_for(store, "SELECT * FROM {database}.events", {})
+    assert (event["person"], event["age_band"]) == (pseudonyms.of("u-1003"), "adult")
+    assert "mlee" not in json.dumps(event) and "correct-horse" not in json.dumps(event)

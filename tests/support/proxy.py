@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import http.client
@@ -45,9 +46,11 @@ class Proxy:
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
 
-    def client(self, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True) -> DeviceClient:
-        """A device at `source_ip` that browses through the proxy, trusting its CA (unless not) and `trust`."""
-        return DeviceClient(self, source_ip, trust, trust_proxy)
+    def client(self, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True,
+               login: tuple[str, str] | None = None) -> DeviceClient:
+        """A device at `source_ip` that browses through the proxy, trusting its CA (unless not) and `trust`,
+        signing in to the proxy with `login` (user, password) when given."""
+        return DeviceClient(self, source_ip, trust, trust_proxy, login)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +66,14 @@ class DeviceClient:
     address of the proxy connection; httpx and httpcore do not for proxied requests.
     """
 
-    def __init__(self, proxy: Proxy, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True):
+    def __init__(self, proxy: Proxy, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True,
+                 login: tuple[str, str] | None = None):
         self.proxy = proxy
         self.source_ip = source_ip
+        self.tunnel_headers = {}
+        if login is not None:
+            token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+            self.tunnel_headers["Proxy-Authorization"] = f"Basic {token}"
         self.context = ssl.create_default_context(cafile=str(proxy.ca_pem) if trust_proxy else None)
         for pem in trust:
             self.context.load_verify_locations(cafile=str(pem))
@@ -118,7 +126,7 @@ class DeviceClient:
     def connect(self, host: str, port: int = 443) -> http.client.HTTPSConnection:
         conn = http.client.HTTPSConnection("127.0.0.1", self.proxy.port, source_address=(self.source_ip, 0),
                                            context=self.context, timeout=10)
-        conn.set_tunnel(host, port)
+        conn.set_tunnel(host, port, headers=self.tunnel_headers)
         return conn
 
     def __enter__(self) -> DeviceClient:

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "socialwatch.platform"
 RECOGNITION = "socialwatch.recognition"
 RESPONSE_BYTES = "socialwatch.response_bytes"
+RESPONSE_BUFFER_MAX = 4 * 1_048_576
+"""Platform responses declared at most this large are passed on whole; others are streamed."""
 PINNED_CLIENTS_MAX = 10_000
 """Most (device, host) pairs remembered as certificate-pinned."""
 POLICY_RAISED_MAX = 100_000
@@ -247,6 +249,10 @@ class SocialWatch:
         if PLATFORM not in flow.metadata:
             flow.response.stream = True
             return
+        declared = flow.response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) <= RESPONSE_BUFFER_MAX:
+            return  # small (API and page) responses are sent whole: streaming them costs latency
+        # Large or of unknown length: stream it, counting the bytes on the way.
         flow.metadata[RESPONSE_BYTES] = 0
 
         def count(chunk: bytes) -> bytes:
@@ -268,7 +274,8 @@ class SocialWatch:
         recognition = flow.metadata.get(RECOGNITION) or self._recognize(flow, None)
         self._submit(self._event(
             flow, status, recognition, protocol=flow.request.scheme,
-            request_bytes=_body_size(flow.request), response_bytes=flow.metadata.get(RESPONSE_BYTES, 0),
+            request_bytes=_body_size(flow.request),
+            response_bytes=flow.metadata.get(RESPONSE_BYTES) or (_body_size(flow.response) if flow.response else 0),
         ))
 
     def _recognize(self, flow: http.HTTPFlow, body: object) -> Recognition:
@@ -329,10 +336,10 @@ class SocialWatch:
         self.pipeline.submit(event)
 
 
-def _body_size(request: http.Request) -> int:
-    if request.raw_content is not None:
-        return len(request.raw_content)
-    declared = request.headers.get("content-length", "")
+def _body_size(message: http.Message) -> int:
+    if message.raw_content is not None:
+        return len(message.raw_content)
+    declared = message.headers.get("content-length", "")
     return int(declared) if declared.isdigit() else 0
 
 

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialwatch.storage import open_storage
 from support.prometheus_server import running_prometheus
 from support.proxy import Proxy, running_mitmdump
+from support.stored import stored_rows
 from support.tls_certs import UPSTREAM_CA_NAME, make_upstream_certs
 from support.upstream import UpstreamServer
 
@@ -70,18 +71,8 @@ def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[3].split("?")[0]
 
 
-def rows(store, sql: str, params: dict, *, at_least: int = 1, timeout: float = 15.0) -> list[dict]:
-    """Poll until the writer's batch has landed (it flushes every second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = store.query(sql, params)
-        if len(result) >= at_least or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
-
-
 def events_at(store, path: str, **kw) -> list[dict]:
-    return rows(store, "SELECT * FROM {database}.events WHERE path = {path:String}", {"path": path}, **kw)
+    return stored_rows(store, "SELECT * FROM {database}.events WHERE path = {path:String}", {"path": path}, **kw)
 
 
 def counter(proxy: Proxy, name: str, **labels: str) -> float:
@@ -121,7 +112,7 @@ def test_a_bullying_comment_from_a_district_device_is_recorded_flagged_and_count
     assert event["flagged"] == 1
     assert (event["source"], event["protocol"]) == ("proxy", "https")
 
-    flags = rows(store, "SELECT * FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
+    flags = stored_rows(store, "SELECT * FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
     assert [f["category"] for f in flags] == ["bullying"]
     flag = flags[0]
     assert "kill yourself" in flag["match_phrase"]
@@ -143,7 +134,7 @@ def test_an_unflagged_post_is_stored_as_metadata_only(proxy, store):
 
     [event] = events_at(store, path_of(url))
     assert event["flagged"] == 0
-    assert rows(store, "SELECT * FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]}, at_least=0,
+    assert stored_rows(store, "SELECT * FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]}, at_least=0,
                 timeout=0) == []
     for table in ("events", "flags"):
         dump = json.dumps(store.query(f"SELECT * FROM {{database}}.{table}"))
@@ -187,7 +178,7 @@ def test_media_and_file_sharing_hosts_pass_through_and_are_recorded_as_metadata(
                                                                                  platform, action):
     _, certs = upstream
     assert tunnel_issuer(proxy, DISTRICT_DEVICE, host, trust=[proxy.ca_pem, certs.ca_pem]) == UPSTREAM_CA_NAME
-    [event] = rows(store, "SELECT * FROM {database}.events WHERE host = {host:String}", {"host": host})
+    [event] = stored_rows(store, "SELECT * FROM {database}.events WHERE host = {host:String}", {"host": host})
     assert (event["platform"], event["action"], event["source"], event["protocol"], event["device"]) == (
         platform, action, "passthrough", "tls", DISTRICT_DEVICE)
     assert event["path"] == "" and event["flagged"] == 0
@@ -204,7 +195,7 @@ def test_a_pinned_app_that_refuses_the_proxy_certificate_is_passed_through_next_
     assert app.get("https://i.instagram.com/api/v1/feed/timeline/").status == 200
     assert tunnel_issuer(proxy, PINNED_APP_DEVICE, "i.instagram.com", trust=[certs.ca_pem]) == UPSTREAM_CA_NAME
     assert counter(proxy, "socialwatch_connections_passed_through_total", reason="pinned") >= 2
-    events = rows(store, "SELECT * FROM {database}.events WHERE device = {d:String}", {"d": PINNED_APP_DEVICE},
+    events = stored_rows(store, "SELECT * FROM {database}.events WHERE device = {d:String}", {"d": PINNED_APP_DEVICE},
                   at_least=2)
     assert {(e["platform"], e["source"], e["host"]) for e in events} == {("instagram", "passthrough", "i.instagram.com")}
     assert "/api/v1/feed/timeline/" not in {e["path"] for e in events}, "a pinned connection is never decrypted"

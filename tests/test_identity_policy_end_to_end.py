@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from socialwatch.proxy_addons.identity import Pseudonyms
 from socialwatch.storage import open_storage
 from support.proxy import running_mitmdump
+from support.stored import stored_rows
 from support.tls_certs import make_upstream_certs
 from support.upstream import UpstreamServer
 
@@ -47,24 +47,15 @@ def appliance(tmp_path_factory, clickhouse_server):
     store.close()
 
 
-def wait_for(store, sql: str, params: dict, timeout: float = 15.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = store.query(sql, params)
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
-
-
 def test_a_grade_6_student_on_tiktok_raises_one_coppa_flag_a_day(appliance):
     proxy, store, pseudonyms = appliance
     with proxy.client(GRADE_6_DEVICE) as client:
         for video in range(3):
             assert client.get(f"https://www.tiktok.com/@someone/video/{video}").status == 200
-    events = wait_for(store, "SELECT * FROM {database}.events WHERE device = {d:String}", {"d": GRADE_6_DEVICE})
+    events = stored_rows(store, "SELECT * FROM {database}.events WHERE device = {d:String}", {"d": GRADE_6_DEVICE})
     assert {(e["person"], e["school"], e["age_band"]) for e in events} == {
         (pseudonyms.of("u-1002"), "Example Middle School", "under_13")}
-    flags = wait_for(store, "SELECT * FROM {database}.flags WHERE category = 'coppa'", {})
+    flags = stored_rows(store, "SELECT * FROM {database}.flags WHERE category = 'coppa'", {})
     assert len(flags) == 1, "once a day per person, platform and rule"
     assert flags[0]["person"] == pseudonyms.of("u-1002") and "tiktok" in flags[0]["explanation"]
     stored = json.dumps(store.query("SELECT * FROM {database}.events") + store.query("SELECT * FROM {database}.flags"))
@@ -78,7 +69,7 @@ def test_a_signup_with_a_district_email_raises_a_district_account_flag(appliance
                                data={"email": "jdoe@essextech.net", "username": "jdoe_art", "first_name": "Jane",
                                      "enc_password": "#PWD_INSTAGRAM_BROWSER:0:0:secret"})
     assert response.status == 200
-    [flag] = wait_for(store, "SELECT * FROM {database}.flags WHERE category = 'district_account'", {})
+    [flag] = stored_rows(store, "SELECT * FROM {database}.flags WHERE category = 'district_account'", {})
     assert (flag["person"], flag["action"], flag["school"]) == (pseudonyms.of("u-1001"), "signup",
                                                                  "Essex North Shore Agricultural & Technical High School")
     assert flag["text"] == "" and "secret" not in json.dumps(store.query("SELECT * FROM {database}.flags"))
@@ -89,7 +80,7 @@ def test_an_approved_district_account_may_log_in(appliance):
     with proxy.client(GRADE_10_DEVICE) as client:
         client.post("https://www.instagram.com/accounts/login/ajax/",
                     data={"username": "essextechhawks", "email": "athletics@essextech.net", "enc_password": "x"})
-    [event] = wait_for(store, "SELECT * FROM {database}.events WHERE action = 'login'", {})
+    [event] = stored_rows(store, "SELECT * FROM {database}.events WHERE action = 'login'", {})
     assert event["flagged"] == 0
 
 
@@ -115,6 +106,6 @@ def test_the_proxy_login_names_the_person_and_wins_over_the_device(authenticatin
     proxy, store, pseudonyms = authenticating_proxy
     with proxy.client(GRADE_6_DEVICE, login=("mlee", "correct-horse")) as client:
         assert client.get("https://www.instagram.com/explore/").status == 200
-    [event] = wait_for(store, "SELECT * FROM {database}.events", {})
+    [event] = stored_rows(store, "SELECT * FROM {database}.events", {})
     assert (event["person"], event["age_band"]) == (pseudonyms.of("u-1003"), "adult")
     assert "mlee" not in json.dumps(event) and "correct-horse" not in json.dumps(event)

@@ -9,7 +9,6 @@ shows exactly the text the proxy read (unflagged text is never stored).
 from __future__ import annotations
 
 import pathlib
-import time
 import tomllib
 import urllib.parse
 import uuid
@@ -19,6 +18,7 @@ import websockets.sync.client
 
 from socialwatch.storage import open_storage
 from support.proxy import running_mitmdump
+from support.stored import stored_rows
 from support.tls_certs import make_upstream_certs
 from support.upstream import UpstreamServer
 
@@ -64,15 +64,6 @@ def proxy(tmp_path_factory, upstream, plain_http_upstream, store, clickhouse_ser
         yield proxy
 
 
-def wait_for(store, sql: str, params: dict, timeout: float = 15.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = store.query(sql, params)
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("request_", PLATFORM_REQUESTS, ids=[r["name"] for r in PLATFORM_REQUESTS])
 def test_a_real_shaped_platform_request_is_recognized(proxy, store, request_):
     expect = request_["expect"]
@@ -81,14 +72,14 @@ def test_a_real_shaped_platform_request_is_recognized(proxy, store, request_):
         response = client.request(request_["method"], request_["url"], content=request_["body"].encode(),
                                   headers={"content-type": request_["content_type"]})
     assert response.status == 200
-    [event] = wait_for(store, "SELECT * FROM {database}.events WHERE host = {h:String} AND path = {p:String}"
+    [event] = stored_rows(store, "SELECT * FROM {database}.events WHERE host = {h:String} AND path = {p:String}"
                               " AND action = {a:String}", {"h": url.hostname, "p": url.path, "a": expect["action"]})
     assert (event["platform"], event["target"], event["source"]) == (expect["platform"], expect["target"], "proxy")
     assert "?" not in event["path"]
     assert event["flagged"] == (1 if expect["text"] else 0), "the fixtures' texts are all of the flagged kind"
     if expect["text"]:
         # flags land just after their event (same batch, second insert)
-        flags = wait_for(store, "SELECT text FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
+        flags = stored_rows(store, "SELECT text FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
         assert {f["text"] for f in flags} == {expect["text"]}
 
 
@@ -103,10 +94,10 @@ def test_a_websocket_chat_message_is_recorded_with_its_channel_and_text(proxy, s
         chat.send("PRIVMSG #someclass :nobody likes you\r\n")
         assert chat.recv(timeout=10) == "ok"
     assert "PRIVMSG #someclass :nobody likes you\r\n" in server.websocket_messages, "passed on unchanged"
-    [event] = wait_for(store, "SELECT * FROM {database}.events WHERE platform = 'twitch' AND flagged = 1", {})
+    [event] = stored_rows(store, "SELECT * FROM {database}.events WHERE platform = 'twitch' AND flagged = 1", {})
     assert (event["action"], event["target"], event["protocol"], event["host"]) == (
         "message", "someclass", "wss", TWITCH_CHAT)
-    [flag] = wait_for(store, "SELECT text FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
+    [flag] = stored_rows(store, "SELECT text FROM {database}.flags WHERE event_id = {id:UUID}", {"id": event["event_id"]})
     assert flag["text"] == "nobody likes you"
     passwords = store.query("SELECT count() AS n FROM {database}.flags WHERE text LIKE '%oauth%'")
     assert passwords == [{"n": 0}]

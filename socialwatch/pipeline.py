@@ -55,6 +55,8 @@ class EventQueue:
     ``put`` never blocks: it refuses when full. The writer ``take``s many events
     under one lock acquisition, which is most of what makes the writer keep up
     with raw inserts (queue.Queue costs a lock round trip and a notify per event).
+    ``put`` wakes the writer only when as many events wait as it asked for, so the
+    proxy's thread does not hand the interpreter lock to the writer at every request.
     """
 
     def __init__(self, maxsize: int):
@@ -62,21 +64,25 @@ class EventQueue:
         self._items: collections.deque[ActivityEvent] = collections.deque()
         self._changed = threading.Condition(threading.Lock())
         self._woken = False
+        self._wanted = 1  # how many waiting events wake the writer
 
     def put(self, event: ActivityEvent) -> bool:
         with self._changed:
             if len(self._items) >= self.maxsize:
                 return False
             self._items.append(event)
-            if len(self._items) == 1:
+            if len(self._items) == self._wanted:
                 self._changed.notify()
         return True
 
-    def take(self, limit: int, timeout: float) -> list[ActivityEvent]:
-        """Up to `limit` events, oldest first; waits up to `timeout` s for the first (or a wake())."""
+    def take(self, limit: int, timeout: float, at_least: int = 1) -> list[ActivityEvent]:
+        """Up to `limit` events, oldest first; waits up to `timeout` s until `at_least` wait (or a wake())."""
         with self._changed:
-            if not self._items and timeout > 0:
-                self._changed.wait_for(lambda: self._items or self._woken, timeout)
+            at_least = max(1, min(at_least, limit, self.maxsize))
+            if len(self._items) < at_least and timeout > 0:
+                self._wanted = at_least
+                self._changed.wait_for(lambda: len(self._items) >= at_least or self._woken, timeout)
+                self._wanted = 1
             self._woken = False
             items = self._items
             return [items.popleft() for _ in range(min(limit, len(items)))]
@@ -201,7 +207,9 @@ class Pipeline:
             wait = max(0.0, deadline - now) if batch else self.flush_interval
             if self._spool_pending():
                 wait = min(wait, max(0.0, self._replay_at - now))
-            events = self._queue.take(self.batch_size - len(batch), 0 if self._stopping.is_set() else wait)
+            # An empty batch waits for its first event; a started one for a full batch or its deadline.
+            room = self.batch_size - len(batch)
+            events = self._queue.take(room, 0 if self._stopping.is_set() else wait, at_least=room if batch else 1)
             if events:
                 if not batch:
                     deadline = time.monotonic() + self.flush_interval

@@ -84,3 +84,16 @@ def test_websocket_messages_are_read_by_rule_or_as_json(rules, platform, message
 ])
 def test_forum_software_is_identified_by_its_request_shape(rules, method, path, platform):
     assert rules.identify(method, path) == platform
+
+
+@pytest.mark.parametrize("path, action, target", [
+    ("/web/comments/1663256735663694497/add/", "comment", "1663256735663694497"),
+    ("/api/v1/web/comments/1663256735663694497/add/", "comment", "1663256735663694497"),
+    ("/api/v1/comments/1663256735663694497/add/", "comment", "1663256735663694497"),
+    ("/web/likes/1663256735663694497/like/", "like", "1663256735663694497"),
+    ("/web/friendships/25025320/follow/", "follow", "25025320"),
+    ("/api/v1/friendships/create/25025320/", "follow", "25025320"),
+])
+def test_instagram_web_paths_old_and_new(rules, path, action, target):
+    recognition = rules.recognize("instagram", "POST", path, [], None)
+    assert (recognition.action, recognition.target) == (action, target)

@@ -17,7 +17,6 @@ tables (docs/storage.md). The storage tests use a stand-in classifier
 
 from __future__ import annotations
 
-import datetime
 import logging
 import subprocess
 import sys
@@ -28,29 +27,18 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+
 from socialwatch.dashboards.metrics import Metrics
+from socialwatch.pipeline import Pipeline
 from socialwatch.storage import open_storage
 from socialwatch.storage.spool import HEADER_SIZE, Spool, encode_batch
 from support import spool_writer
 from support.clickhouse_server import ClickHouseProcess
 from support.marker_classifier import FLAGGED_PHRASE, marker_classifier
-
-from socialwatch.events import ActivityEvent
-from socialwatch.pipeline import Pipeline
+from support.spool_writer import event
 
 WRITER = Path(spool_writer.__file__)
-T0 = datetime.datetime(2026, 9, 1, 8, 0, tzinfo=datetime.UTC)
 FAST_FAILING = "connect_timeout=1&send_receive_timeout=10&sync_request_timeout=1"
-
-
-def event(i: int, namespace: uuid.UUID = uuid.NAMESPACE_OID) -> ActivityEvent:
-    text = FLAGGED_PHRASE if i % 10 == 0 else f"see you at practice {spool_writer.UNFLAGGED_MARKER}"
-    return ActivityEvent(
-        event_id=uuid.uuid5(namespace, str(i)), time=T0 + datetime.timedelta(seconds=i),
-        device=f"10.0.{i % 7}.{i % 250}", person="", platform="instagram", host="www.instagram.com",
-        method="POST", path="/api/v1/web/comments/1/add/", action="comment", status=200,
-        request_bytes=len(text), response_bytes=10, text=text,
-    )
 
 
 def value(metrics: Metrics, name: str, **labels) -> float:

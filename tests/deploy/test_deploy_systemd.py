@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import time
@@ -188,11 +187,7 @@ def test_sensor_captures_inside_its_sandbox(tmp_path):
                 time.sleep(0.5)
                 lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
         finally:
-            sensor.send_signal(signal.SIGTERM)
-            try:
-                sensor.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                stop(sensor)
+            stop(sensor, timeout=30)
     assert {(l["proto"], l["name"], l["platform"], l["client"]) for l in lines} == {
         ("dns", "www.tiktok.com", "tiktok", net.device_ip)}
     assert sensor.returncode == 0, err.read_text()[-3000:]

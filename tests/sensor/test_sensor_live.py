@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import pathlib
-import signal
 import socket
 import socketserver
 import subprocess
@@ -108,11 +107,7 @@ def test_live_capture_on_a_veth_pair_prints_stores_and_counts(tmp_path, clickhou
                 assert f'socialwatch_sensor_observations_total{{proto="{proto}"}}' in metrics
             assert "socialwatch_sensor_capture_drops_total 0.0" in metrics, "\n".join(l for l in metrics.splitlines() if "sensor" in l and not l.startswith("#"))
         finally:
-            sensor.send_signal(signal.SIGTERM)
-            try:
-                sensor.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                stop(sensor)
+            stop(sensor, timeout=20)
         assert sensor.returncode == 0, err.read_text()
     assert "socialwatch sensor:" in err.read_text() and "events:" in err.read_text()
     client = Client(host=clickhouse_server.host, port=clickhouse_server.port)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import logging
 import urllib.parse
-import uuid
 from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions, http, tls
@@ -23,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from socialwatch.classifier import Flag
 from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
-from socialwatch.events import ActivityEvent
+from socialwatch.events import ActivityEvent, new_event_id, utcnow
 from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.proxy_addons.bodies import BodySkipped, first_under, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
@@ -174,7 +173,7 @@ class SocialWatch:
             action = "media" if match.media else "connect"
             identity = self._identity(client, "")
             self._submit(ActivityEvent(
-                event_id=uuid.uuid4(), time=datetime.datetime.now(datetime.timezone.utc), device=client,
+                event_id=new_event_id(), time=utcnow(), device=client,
                 person=identity.person, school=identity.school, age_band=identity.age_band,
                 platform=match.platform, host=_clean(sni), method="", path="", action=action,
                 status=0, request_bytes=0, response_bytes=0, source="passthrough", protocol="tls",
@@ -292,7 +291,7 @@ class SocialWatch:
         identity = self._identity(device, str((flow.metadata.get("proxyauth") or ("",))[0]))
         handle, strings = flow.metadata.get(POLICY, ("", ()))
         return ActivityEvent(
-            event_id=uuid.uuid4(),
+            event_id=new_event_id(),
             time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
             device=device,
             person=identity.person,

@@ -41,9 +41,14 @@ FLAG_COLUMNS = (
     "match_start", "match_end",
 )
 
-REVIEW_COLUMNS = ("review_id", "flag_id", "event_id", "time", "reviewer", "action", "note")
+REVIEW_COLUMNS = ("review_id", "flag_id", "event_id", "time", "reviewer", "action", "note",
+                  "status", "assignee", "sequence")
 AUDIT_COLUMNS = ("audit_id", "time", "actor", "action", "object", "detail")
-APPEND_ONLY_TABLES = {"review_actions": REVIEW_COLUMNS, "audit_log": AUDIT_COLUMNS}
+ALERT_COLUMNS = ("alert_id", "flag_id", "time", "school", "level", "contact", "channel", "outcome")
+SUPPRESSION_COLUMNS = ("suppression_id", "sequence", "time", "flag_id", "category", "phrase", "context",
+                       "proposed_by", "status", "decided_by", "note")
+APPEND_ONLY_TABLES = {"review_actions": REVIEW_COLUMNS, "audit_log": AUDIT_COLUMNS,
+                      "alerts": ALERT_COLUMNS, "suppressions": SUPPRESSION_COLUMNS}
 """Tables written by ``Storage.append``, with their columns in row order."""
 
 
@@ -85,7 +90,11 @@ class Migration:
         """The statements of the file, comment lines dropped, for ``database``."""
         lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
         text = "\n".join(lines).replace("{database}", database)
-        return [statement.strip() for statement in text.split(";") if statement.strip()]
+        statements = [statement.strip() for statement in text.split(";") if statement.strip()]
+        for statement in statements:
+            if statement.replace("''", "").count("'") % 2:
+                raise StorageError(f"migration {self.name}: a ';' inside a quoted string splits a statement")
+        return statements
 
 
 def load_migrations() -> list[Migration]:
@@ -230,7 +239,7 @@ class Storage(abc.ABC):
                 self._insert("flags", FLAG_COLUMNS, flags)
 
     def append(self, table: str, rows: Sequence[tuple]) -> None:
-        """Insert rows into ``review_actions`` or ``audit_log`` (columns in ``APPEND_ONLY_TABLES``
+        """Insert rows into a table of ``APPEND_ONLY_TABLES`` (columns in its
         order; ids chosen by the caller, so a retried append collapses under FINAL)."""
         if table not in APPEND_ONLY_TABLES:
             raise StorageError(f"append: {table!r} is not one of {', '.join(APPEND_ONLY_TABLES)}")

@@ -24,7 +24,7 @@ import re
 
 from .backend import Storage, StorageError
 
-RETAINED_TABLES = ("events", "flags", "review_actions", "audit_log")
+RETAINED_TABLES = ("events", "flags", "review_actions", "audit_log", "alerts")
 """Tables with a ``time`` column and monthly partitions, subject to retention."""
 
 _MONTH = re.compile(r"(\d{4})(\d{2})")

@@ -76,13 +76,15 @@ def test_rollups_hold_no_text_device_or_user(store):
 
 
 def test_review_actions_and_audit_entries_are_kept_once(store):
-    review = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), HOUR, "counselor.jones", "escalated", "called parent")
+    review = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), HOUR, "counselor.jones", "status", "called parent",
+              "escalated", "", 1)
     audit = (uuid.uuid4(), HOUR, "counselor.jones", "view_flag", str(review[1]), "opened the flag")
     for _ in range(2):  # a retried write
         store.append("review_actions", [review])
         store.append("audit_log", [audit])
     with pytest.raises(StorageError, match="not one of"):
         store.append("events", [review])
-    [row] = store.query("SELECT reviewer, action, note, toString(flag_id) AS flag FROM {database}.review_actions FINAL")
-    assert row == {"reviewer": "counselor.jones", "action": "escalated", "note": "called parent", "flag": str(review[1])}
+    [row] = store.query("SELECT reviewer, action, note, status, toString(flag_id) AS flag FROM {database}.review_actions FINAL")
+    assert row == {"reviewer": "counselor.jones", "action": "status", "note": "called parent", "status": "escalated",
+                   "flag": str(review[1])}
     assert store.query("SELECT count() AS n FROM {database}.audit_log FINAL") == [{"n": 1}]

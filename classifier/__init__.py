@@ -11,5 +11,7 @@ Categories, subcategories and severities are documented in docs/classifier.md.
 from .flags import SEVERITIES, Flag, Match
 from .lexicon import CATEGORIES, LexiconError
 from .matcher import MAX_TEXT_CHARS, Classifier
+from .suppressions import Suppression, append_suppression, load_suppressions
 
-__all__ = ["CATEGORIES", "MAX_TEXT_CHARS", "SEVERITIES", "Classifier", "Flag", "LexiconError", "Match"]
+__all__ = ["CATEGORIES", "MAX_TEXT_CHARS", "SEVERITIES", "Classifier", "Flag", "LexiconError", "Match",
+           "Suppression", "append_suppression", "load_suppressions"]

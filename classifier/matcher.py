@@ -8,7 +8,9 @@ The pipeline is normalize -> match -> rules -> score -> flag:
 3. per category, where matches overlap only the longest counts (on a tie, the earlier):
    "dying of laughter" (a negative weight) hides "dying";
 4. each match's rules are checked (negation, target, co-occurrence); a match whose rule
-   does not hold weighs 0; a match inside double quotes weighs half;
+   does not hold weighs 0; a match inside double quotes weighs half; a match of a phrase
+   that an accepted suppression (``suppressions.py``) names weighs 0 when the suppression's
+   context is in the text;
 5. the score of a category is the sum of the weights of its *distinct* phrases (a
    phrase repeated counts once), plus the (negative) weights of the text-wide context
    cues (hyperbole, homework, news, lyrics, jokes) found anywhere in the text;
@@ -45,6 +47,7 @@ from .lexicon import (
     load_lexicon,
 )
 from .normalize import Normalized, normalize
+from .suppressions import Suppression, normalized_key, problem
 
 MAX_TEXT_CHARS = 20_000
 """Characters of a text that are classified; the rest is ignored and the flag says so."""
@@ -168,7 +171,7 @@ class Classifier:
     def __init__(self, lexicon: Lexicon, threshold: float = 1.0,
                  thresholds: Mapping[str, float] | None = None,
                  age_band_thresholds: Mapping[str, Mapping[str, float]] | None = None,
-                 phone_region: str = "US") -> None:
+                 phone_region: str = "US", suppressions: Iterable[Suppression] = ()) -> None:
         for value in [threshold, *(thresholds or {}).values(),
                       *(v for band in (age_band_thresholds or {}).values() for v in band.values())]:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -184,20 +187,25 @@ class Classifier:
         self._phone_region = phone_region
         self._roster: frozenset[str] = frozenset()
         self._matcher = Matcher(lexicon.entries)
+        self._suppressions: tuple[Suppression, ...] = ()
+        self._suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]] = {}
+        self.set_suppressions(suppressions)
 
     @classmethod
     def load(cls, lexicon_dir: pathlib.Path | None = None, threshold: float = 1.0, *,
              thresholds: Mapping[str, float] | None = None,
              age_band_thresholds: Mapping[str, Mapping[str, float]] | None = None,
-             roster: Iterable[str] = (), phone_region: str = "US") -> Classifier:
+             roster: Iterable[str] = (), phone_region: str = "US",
+             suppressions: Iterable[Suppression] = ()) -> Classifier:
         """Load the lexicons of ``lexicon_dir`` (None: the packaged ones); raises ``LexiconError``.
 
         ``threshold``: default for every category; ``thresholds``: per category;
         ``age_band_thresholds``: per age band, per category (``classify(text, age_band=)``);
-        ``roster``: names of students and staff (see ``set_roster``).
+        ``roster``: names of students and staff (see ``set_roster``);
+        ``suppressions``: accepted suppressions (see ``set_suppressions``).
         """
         classifier = cls(load_lexicon(PACKAGED_LEXICONS if lexicon_dir is None else lexicon_dir),
-                         threshold, thresholds, age_band_thresholds, phone_region)
+                         threshold, thresholds, age_band_thresholds, phone_region, suppressions)
         classifier.set_roster(roster)
         return classifier
 
@@ -211,6 +219,30 @@ class Classifier:
         self._roster = roster
         self._matcher = Matcher([*self._lexicon.entries, *_roster_entries(sorted(roster))])
         return True
+
+    def set_suppressions(self, suppressions: Iterable[Suppression]) -> bool:
+        """From now on, a match of a suppression's phrase (same category, same normalized phrase)
+        weighs 0 in a text that contains its context (normalized, on word boundaries). Replaces
+        the previous suppressions; returns whether they changed. Raises ValueError for an
+        invalid suppression (and then keeps the previous ones)."""
+        suppressions = tuple(suppressions)
+        if suppressions == self._suppressions:
+            return False
+        suppressing: dict[tuple[str, str], list[tuple[str, Suppression]]] = collections.defaultdict(list)
+        for suppression in suppressions:
+            if (found := problem(suppression)) is not None:
+                raise ValueError(f"suppression {suppression!r}: {found[0]}: {found[1]}")
+            key = (suppression.category, normalized_key(suppression.phrase))
+            suppressing[key].append((normalized_key(suppression.context), suppression))
+        # classify() reads _suppressing once: one running in another thread sees the old or the new set.
+        self._suppressing = {key: tuple(items) for key, items in suppressing.items()}
+        self._suppressions = suppressions
+        return True
+
+    @property
+    def suppressions(self) -> tuple[Suppression, ...]:
+        """The suppressions in use (``set_suppressions``)."""
+        return self._suppressions
 
     @property
     def lexicon_version(self) -> str:
@@ -267,9 +299,12 @@ class Classifier:
             markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
         tokens = _Tokens(norm.text)
         quotes = [m.start() for m in _QUOTES.finditer(norm.text)] if signals else []
+        suppressing = self._suppressing
+        suppressed = _suppressed(signals, suppressing, norm.text) if suppressing and signals else None
         flags = []
         for category in sorted(signals):
-            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band)
+            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band,
+                               suppressed)
             if flag is not None:
                 flags.append(flag)
         try:
@@ -287,10 +322,10 @@ class Classifier:
 
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
                contexts: dict[str, Entry], tokens: _Tokens, quotes: list[int], norm: Normalized,
-               age_band: str | None) -> Flag | None:
+               age_band: str | None, suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
         weighed: list[tuple[_Hit, float, list[str]]] = []
         for hit in _longest_first(hits):
-            weight, fired = _apply_rules(hit, markers, tokens, norm)
+            weight, fired = _apply_rules(hit, markers, tokens, norm, suppressed)
             if weight and quotes and _quoted(hit, quotes):
                 weight *= QUOTED_FACTOR
                 fired.append(f"quoted: weight x{QUOTED_FACTOR}")
@@ -341,9 +376,11 @@ class Classifier:
 _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")
 
 
-def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens,
-                 norm: Normalized) -> tuple[float, list[str]]:
+def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens, norm: Normalized,
+                 suppressed: dict[tuple[str, str], str] | None = None) -> tuple[float, list[str]]:
     """The match's weight after its rules, and what fired."""
+    if suppressed and (reason := suppressed.get((hit.entry.category, hit.entry.key))):
+        return 0.0, [reason]
     rules: Rules = hit.entry.rules
     weight = hit.entry.weight
     fired: list[str] = []
@@ -362,6 +399,41 @@ def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens,
             if negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW:
                 return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"']
     return weight, fired
+
+
+def _suppressed(signals: dict[str, list[_Hit]], suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]],
+                text: str) -> dict[tuple[str, str], str]:
+    """``(category, key)`` of each matched phrase that a suppression cancels in ``text`` (the
+    normalized text), with what to say: ``suppressed by "macbeth" (review <reference>)``."""
+    cancelled: dict[tuple[str, str], str] = {}
+    found: dict[str, int] = {}  # context -> where it is in text, -1 when absent
+    for hits in signals.values():
+        for hit in hits:
+            key = (hit.entry.category, hit.entry.key)
+            if key in cancelled or key not in suppressing:
+                continue
+            for context, suppression in suppressing[key]:
+                if context not in found:
+                    found[context] = _find_words(text, context)
+                if (at := found[context]) >= 0:
+                    reference = f" (review {suppression.reference})" if suppression.reference else ""
+                    cancelled[key] = f'suppressed by "{text[at:at + len(context)]}"{reference}'
+                    break
+    return cancelled
+
+
+def _find_words(text: str, words: str) -> int:
+    """Where ``words`` first occurs in ``text`` as whole words (no letter or digit right before
+    or after it, where its own first or last character is one), or -1."""
+    check_start, check_end = words[0].isalnum(), words[-1].isalnum()
+    at = text.find(words)
+    while at >= 0:
+        end = at + len(words)
+        if not (check_start and at > 0 and text[at - 1].isalnum()) and \
+                not (check_end and end < len(text) and text[end].isalnum()):
+            return at
+        at = text.find(words, at + 1)
+    return -1
 
 
 def _nearest(hit: _Hit, candidates: Iterable[_Hit], tokens: _Tokens, window: int) -> _Hit | None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import pathlib
 import threading
 import time
 from collections.abc import Sequence
 
-from socialwatch.classifier import Classifier, Flag
+from socialwatch.classifier import Classifier, Flag, load_suppressions
 from socialwatch.config import Config
 from socialwatch.dashboards.metrics import Metrics
 from socialwatch.events import ActivityEvent
@@ -104,10 +105,58 @@ class EventQueue:
 
 
 def load_classifier(config: Config) -> Classifier:
-    """The classifier the configuration describes (lexicons, thresholds per category and age band)."""
+    """The classifier the configuration describes (lexicons, thresholds per category and age band,
+    suppressions); raises ``LexiconError`` for a bad lexicon or suppressions file."""
     c = config.classifier
+    suppressions = load_suppressions(c.suppressions_file) if c.suppressions_file is not None else ()
     return Classifier.load(c.lexicon_dir, threshold=c.threshold, thresholds=c.thresholds,
-                           age_band_thresholds=c.age_band_thresholds, phone_region=c.phone_region)
+                           age_band_thresholds=c.age_band_thresholds, phone_region=c.phone_region,
+                           suppressions=suppressions)
+
+
+SUPPRESSIONS_CHECK_SECONDS = 2.0
+"""How often at most the suppressions file's modification time is checked."""
+
+_UNREAD = object()
+
+
+class SuppressionsWatch:
+    """The classifier's suppressions file, read again when it changes (its modification time,
+    size or inode: the review application replaces it whole), checked at most every
+    ``SUPPRESSIONS_CHECK_SECONDS``. A file that cannot be used is logged as an error and the
+    classifier keeps the suppressions it had; a removed file means no suppressions."""
+
+    def __init__(self, classifier: Classifier, path: pathlib.Path | None):
+        self.classifier, self.path = classifier, path
+        self._stamp: object = _UNREAD  # the first check reads the file (it may have changed since start)
+        self._checked: float | None = None
+
+    def refresh(self) -> None:
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked < SUPPRESSIONS_CHECK_SECONDS:
+            return
+        self._checked = now
+        try:
+            info = self.path.stat()
+            stamp: object = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        except OSError as e:
+            stamp = e.strerror
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            suppressions = load_suppressions(self.path)
+            changed = self.classifier.set_suppressions(suppressions)
+        except Exception as e:  # noqa: BLE001 - a bad file must not stop the writer thread
+            log.error("socialwatch: suppressions not reloaded, keeping the previous %d: %s",
+                      len(self.classifier.suppressions), e)
+            return
+        if changed:
+            log.info("socialwatch: %d classifier suppressions from %s", len(suppressions), self.path)
 
 
 class Pipeline:
@@ -122,6 +171,7 @@ class Pipeline:
         flush_interval: float,
         spool: Spool | None = None,
         retries_before_spooling: int = 3,
+        suppressions_file: pathlib.Path | None = None,
     ):
         self.classifier = classifier
         self.storage = storage
@@ -130,6 +180,7 @@ class Pipeline:
         self.flush_interval = flush_interval
         self.spool = spool
         self.retries_before_spooling = retries_before_spooling
+        self.suppressions = SuppressionsWatch(classifier, suppressions_file)
         self._queue = EventQueue(queue_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="socialwatch-writer", daemon=True)
@@ -159,6 +210,7 @@ class Pipeline:
             flush_interval=config.storage.flush_interval_seconds,
             spool=spool,
             retries_before_spooling=config.spool.retries_before_spooling,
+            suppressions_file=config.classifier.suppressions_file,
         )
 
     def start(self) -> None:
@@ -241,6 +293,7 @@ class Pipeline:
         return event.without_text(), flags
 
     def _classify(self, event: ActivityEvent) -> list[Flag]:
+        self.suppressions.refresh()  # accepted suppressions apply without a restart
         with self.metrics.classification_seconds.time():
             return self.classifier.classify(event.text, age_band=event.age_band)
 

@@ -68,6 +68,7 @@ class SocialWatch:
         self.policy: PolicyRules | None = None
         self.identity: IdentityResolver | None = None
         self._metrics_server = None
+        self._review = None
 
     def load(self, loader):
         loader.add_option(
@@ -87,6 +88,10 @@ class SocialWatch:
             "Port of the /metrics endpoint, 0 for none (overrides metrics.listen_port; -1 keeps it).",
         )
         loader.add_option(
+            "socialwatch_review_port", int, 0,
+            "Port of the review application served on the embedded store (overrides review.listen_port; 0 keeps it).",
+        )
+        loader.add_option(
             "socialwatch_max_body_bytes", int, 0,
             "Largest request body read for text (overrides proxy.max_body_bytes; 0 keeps it).",
         )
@@ -100,6 +105,7 @@ class SocialWatch:
             "storage.url": options.socialwatch_storage_url or None,
             "metrics.listen_port": options.socialwatch_metrics_port if options.socialwatch_metrics_port >= 0 else None,
             "proxy.max_body_bytes": options.socialwatch_max_body_bytes or None,
+            "review.listen_port": options.socialwatch_review_port or None,
         }
         try:
             config = load_config(options.socialwatch_config or None, overrides)
@@ -145,6 +151,8 @@ class SocialWatch:
             ctx.master.shutdown()
             return
         self.pipeline.start()
+        if config.review.with_proxy and config.storage.url.startswith("chdb:"):
+            self._start_review(storage, config)
         if config.metrics.listen_port:
             self._metrics_server = metrics_mod.serve(self.metrics, config.metrics.listen_host, config.metrics.listen_port)
         log.info(
@@ -152,7 +160,22 @@ class SocialWatch:
             redact_url(config.storage.url), config.metrics.listen_host, config.metrics.listen_port or "(off)",
         )
 
+    def _start_review(self, storage, config: Config) -> None:
+        """The embedded store can be opened by one process only: serve the review application here."""
+        from socialwatch.dashboards.review.server import ReviewServer
+
+        try:
+            self._review = ReviewServer(storage, config, registry=self.metrics.registry)
+            self._review.start()
+        except Exception as e:  # recording goes on; counselors need the address fixed
+            log.error("socialwatch: the review application cannot start on %s:%s: %s",
+                      config.review.listen_host, config.review.listen_port, e)
+            self._review = None
+
     def done(self):
+        if self._review is not None:
+            self._review.stop()
+            self._review = None
         if self.pipeline is not None:
             self.pipeline.stop()
             self.pipeline.storage.close()

@@ -9,6 +9,8 @@
     socialwatch sensor      read names passively from packets (live or pcap files)
     socialwatch platforms lookup HOST...   which platform each host belongs to
     socialwatch deploy nftables|pac   print the transparent-mode ruleset or the PAC file (docs/deploy.md)
+    socialwatch review      serve the counselor review application (and alerts)
+    socialwatch review user add|remove|list   manage its local accounts
     socialwatch version     print versions
 
 Every subcommand reads the same configuration file (--config); the options
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-host", help="proxy address (proxy.listen_host)")
     run.add_argument("--listen-port", type=int, help="proxy port (proxy.listen_port)")
     run.add_argument("--metrics-port", type=int, help="/metrics port, 0 for none (metrics.listen_port)")
+    run.add_argument("--review-port", type=int,
+                     help="port of the review application served on the embedded store (review.listen_port)")
     run.add_argument(
         "--district-subnet", action="append", metavar="CIDR",
         help="district device subnet, repeatable (proxy.district_subnets)",
@@ -126,6 +130,31 @@ def _parser() -> argparse.ArgumentParser:
     notice.add_argument("--lang", default="en", help="language: en, es (default en)")
     notice.set_defaults(handler=_notice)
 
+    review = commands.add_parser("review", help="serve the counselor review application and its alerts "
+                                 "(docs/review.md)")
+    _config_arguments(review)
+    review.add_argument("--port", type=int, help="port (review.listen_port)")
+    review.set_defaults(handler=_review)
+    review_commands = review.add_subparsers(dest="review_command", metavar="user")
+    users = review_commands.add_parser("user", help="local accounts").add_subparsers(dest="user_command", required=True)
+    add = users.add_parser("add", help="add or change an account; asks for the password (or --password-stdin)")
+    _config_arguments(add)
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("counselor", "administrator", "it"))
+    add.add_argument("--school", action="append", default=[], help="a school the counselor serves (repeatable)")
+    add.add_argument("--name", default="", help="full name shown in the application")
+    add.add_argument("--email", default="", help="e-mail address")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
+    add.set_defaults(handler=_review_user_add)
+    remove = users.add_parser("remove", help="remove an account")
+    _config_arguments(remove)
+    remove.add_argument("username")
+    remove.set_defaults(handler=_review_user_remove)
+    listing = users.add_parser("list", help="list accounts (never their password hashes)")
+    _config_arguments(listing)
+    listing.set_defaults(handler=_review_user_list)
+
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(handler=_version)
     return parser
@@ -143,6 +172,8 @@ def _config(args: argparse.Namespace) -> Config:
         "proxy.listen_port": getattr(args, "listen_port", None),
         "proxy.district_subnets": getattr(args, "district_subnet", None),
         "metrics.listen_port": getattr(args, "metrics_port", None),
+        "review.listen_port": getattr(args, "port", None) if args.handler is _review else getattr(
+            args, "review_port", None),
     }
     return load_config(args.config, overrides)
 
@@ -167,6 +198,8 @@ def _run(args: argparse.Namespace) -> int:
         mitm_args += ["--set", f"socialwatch_storage_url={args.storage_url}"]
     if args.metrics_port is not None:
         mitm_args += ["--set", f"socialwatch_metrics_port={args.metrics_port}"]
+    if args.review_port is not None:
+        mitm_args += ["--set", f"socialwatch_review_port={args.review_port}"]
     for subnet in args.district_subnet or []:
         mitm_args += ["--set", f"socialwatch_district_subnets={subnet}"]
     mitm_args += args.mitmproxy_args
@@ -294,6 +327,73 @@ def _notice(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"socialwatch: {e}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    import prometheus_client
+
+    from socialwatch.dashboards.review.server import ReviewServer
+    from socialwatch.storage import open_storage, redact_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = _config(args)
+    storage = open_storage(config.storage.url)
+    stopped = threading.Event()
+    try:
+        storage.migrate()
+        server = ReviewServer(storage, config, registry=prometheus_client.REGISTRY)
+        server.start()
+        print(f"socialwatch review: http://{config.review.listen_host}:{server.port}/ on "
+              f"{redact_url(config.storage.url)}", file=sys.stderr, flush=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopped.set())
+        stopped.wait()
+        server.stop()
+    finally:
+        storage.close()
+    return 0
+
+
+def _accounts(args: argparse.Namespace):
+    from socialwatch.dashboards.review.accounts import AccountStore
+
+    return AccountStore(_config(args).review.accounts_file)
+
+
+def _review_user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from socialwatch.dashboards.review.accounts import Account, AccountError
+
+    password = None
+    if not args.no_password:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    try:
+        account = _accounts(args).put(Account(args.username.lower(), args.role, tuple(args.school), args.name,
+                                              args.email), password)
+    except AccountError as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 2
+    print(f"{account.username}: {account.role}" + (f" of {', '.join(account.schools)}" if account.schools else ""))
+    return 0
+
+
+def _review_user_remove(args: argparse.Namespace) -> int:
+    if not _accounts(args).remove(args.username.lower()):
+        print(f"socialwatch: no account {args.username!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _review_user_list(args: argparse.Namespace) -> int:
+    for account in _accounts(args).all():
+        password = "password" if account.password_hash else "single sign-on only"
+        print(f"{account.username}\t{account.role}\t{', '.join(account.schools) or '*'}\t{password}")
     return 0
 
 

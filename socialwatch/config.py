@@ -88,6 +88,14 @@ class ClassifierConfig(_Section):
         "used when a text is classified for that age band.")
     phone_region: str = Field(
         "US", pattern="^[A-Z]{2}$", description="Region (ISO 3166 code) of phone numbers written without '+'.")
+    suppressions_file: pathlib.Path | None = Field(
+        None, description="CSV of accepted suppressions, appended by the review application when an "
+        "administrator accepts a false-positive proposal; empty: none.")
+
+    @pydantic.field_validator("suppressions_file", mode="before")
+    @classmethod
+    def _no_suppressions_file(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class SpoolConfig(_Section):
@@ -155,7 +163,8 @@ class RetentionConfig(_Section):
     )
 
     review_days: int = Field(
-        2555, ge=1, le=36500, description="Days review actions (review_actions table) are kept.",
+        2555, ge=1, le=36500,
+        description="Days review actions and alert deliveries (review_actions and alerts tables) are kept.",
     )
     audit_days: int = Field(
         2555, ge=1, le=36500, description="Days the audit log (audit_log table) is kept.",
@@ -163,12 +172,100 @@ class RetentionConfig(_Section):
 
     def days_by_table(self) -> dict[str, int]:
         return {"events": self.activity_days, "flags": self.flagged_content_days,
-                "review_actions": self.review_days, "audit_log": self.audit_days}
+                "review_actions": self.review_days, "audit_log": self.audit_days, "alerts": self.review_days}
 
 
 class MetricsConfig(_Section):
     listen_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     listen_port: int = Field(9464, ge=0, le=65535, description="Port of the /metrics endpoint; 0 turns it off.")
+
+
+class ReviewConfig(_Section):
+    listen_host: str = Field("127.0.0.1", description="Address the review application listens on.")
+    listen_port: int = Field(8090, ge=1, le=65535, description="Port of the review application.")
+    with_proxy: bool = Field(
+        True, description="Serve the review application (and alerts) inside 'socialwatch run' when storage is "
+        "embedded (chdb: only one process can open it); with a ClickHouse server run 'socialwatch review'.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8090",
+        description="The address counselors open (behind the district's TLS reverse proxy, e.g. "
+        "https://review.district.example); alert links point here.",
+    )
+    accounts_file: pathlib.Path = Field(
+        pathlib.Path("var/review-accounts.json"),
+        description="Local accounts (argon2 password hashes, role, schools); managed with "
+        "'socialwatch review user ...'.",
+    )
+    secret_key_file: pathlib.Path = Field(
+        pathlib.Path("var/review-secret.key"),
+        description="Key that signs session cookies and CSRF tokens (created with mode 0600 on first start).",
+    )
+    secure_cookies: bool = Field(
+        True, description="Send the session cookie only over HTTPS (keep on; browsers treat "
+        "http://127.0.0.1 as secure for testing).",
+    )
+    session_minutes: int = Field(480, ge=5, le=1440, description="How long a sign-in lasts.")
+    sign_in_limit: str = Field(
+        "5 per minute", description="Sign-in attempts allowed per client address (Flask-Limiter syntax).")
+    trusted_header: str = Field(
+        "", description="Header set by the district's single-sign-on reverse proxy with the signed-in "
+        "account name, e.g. X-Remote-User; empty: local passwords only.",
+    )
+    trusted_proxies: tuple[pydantic.IPvAnyAddress, ...] = Field(
+        (), description="Addresses of the reverse proxies whose trusted_header is believed.")
+    duplicate_window_minutes: int = Field(
+        60, ge=1, le=1440,
+        description="Flags with the same category and phrases within this window are one queue item "
+        "(a class assignment, a viral post).",
+    )
+    context_minutes: int = Field(
+        30, ge=1, le=1440, description="The device's other activity shown around a flag: this many minutes "
+        "before and after.",
+    )
+
+
+class OnCallContact(_Section):
+    name: str = Field(description="Who this is, for the alert log (the alerts table's contact for webhooks).")
+    email: str = Field("", description="E-mail address notified.")
+    webhook: str = Field("", description="http(s) URL receiving a JSON POST (chat or paging system); "
+                         "never logged or stored, since such URLs often carry a token.")
+
+    @pydantic.model_validator(mode="after")
+    def _has_a_channel(self) -> OnCallContact:
+        if not self.email and not self.webhook:
+            raise ValueError("give an email, a webhook or both")
+        if self.webhook and not self.webhook.startswith(("http://", "https://")):
+            raise ValueError("webhook must be an http:// or https:// URL")
+        return self
+
+
+class OnCallList(_Section):
+    school: str = Field(description="School name as in the roster; '*' for every school without its own list.")
+    contacts: tuple[OnCallContact, ...] = Field(description="Notified in order until one acknowledges.")
+
+
+class AlertsConfig(_Section):
+    enabled: bool = Field(False, description="Send alerts for the highest-severity flags.")
+    min_severity: Literal["low", "medium", "high", "critical"] = Field(
+        "critical", description="Flags of this severity or higher are alerted on.")
+    subcategories: tuple[str, ...] = Field(
+        ("self_harm/active_planning", "violence/threat", "violence/planning"),
+        description="Flags with a match of one of these category/subcategory pairs are alerted on "
+        "whatever their severity.",
+    )
+    acknowledge_minutes: float = Field(
+        10, gt=0, description="Minutes a contact has to acknowledge before the next contact is notified.")
+    poll_seconds: float = Field(2, gt=0, le=60, description="How often new flags are looked for.")
+    smtp_host: str = Field("localhost", description="SMTP server.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with starttls).")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_user: str = Field("", description="SMTP user; empty: no authentication.")
+    smtp_password_file: pathlib.Path | None = Field(
+        None, description="File holding the SMTP password (read at each connection, never logged).")
+    sender: str = Field("socialwatch@localhost", description="From address of alert e-mail.")
+    on_call: tuple[OnCallList, ...] = Field(
+        (), description="On-call lists, per school: a flag goes to its school's list, else to the '*' list.")
 
 
 class Config(_Section):
@@ -180,6 +277,8 @@ class Config(_Section):
     identity: IdentityConfig = IdentityConfig()
     district: DistrictConfig = DistrictConfig()
     metrics: MetricsConfig = MetricsConfig()
+    review: ReviewConfig = ReviewConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
 
 def load_config(path: pathlib.Path | str | None, overrides: dict[str, Any] | None = None) -> Config:

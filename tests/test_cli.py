@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from socialwatch.storage.backend import load_migrations
+
 BIN = Path(sys.executable).parent
 
 
@@ -56,7 +58,8 @@ def test_db_migrate_is_idempotent_and_status_shows_the_version(tmp_path):
     second = socialwatch("db", "migrate", "--storage-url", url)
     assert second.stdout.strip().endswith("up to date")
     status = socialwatch("db", "status", "--storage-url", url)
-    assert "schema version 2" in status.stdout and "pending" not in status.stdout
+    latest = max(migration.version for migration in load_migrations())
+    assert f"schema version {latest}" in status.stdout and "pending" not in status.stdout
 
 
 def test_platforms_lookup_prints_one_line_per_host():
@@ -65,3 +68,23 @@ def test_platforms_lookup_prints_one_line_per_host():
     assert result.stdout.splitlines() == [
         "www.instagram.com\tinstagram", "notinstagram.com\t-", "pbs.twimg.com\tx", "mega.nz\tmega",
     ]
+
+
+def test_review_accounts_are_managed_from_the_command_line(tmp_path):
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(f'[review]\naccounts_file = "{tmp_path / "accounts.json"}"\n')
+    added = subprocess.run(
+        [str(BIN / "socialwatch"), "review", "user", "add", "JDoe", "--role", "counselor", "--school", "North High",
+         "--password-stdin", "--config", str(config)],
+        input="correct horse battery staple\n", capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "jdoe: counselor of North High"
+    short = subprocess.run(
+        [str(BIN / "socialwatch"), "review", "user", "add", "x", "--role", "it", "--password-stdin", "--config",
+         str(config)], input="short\n", capture_output=True, text=True, timeout=60)
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    listed = socialwatch("review", "user", "list", "--config", str(config))
+    assert listed.stdout == "jdoe\tcounselor\tNorth High\tpassword\n"
+    assert "correct horse" not in (tmp_path / "accounts.json").read_text()
+    assert socialwatch("review", "user", "remove", "jdoe", "--config", str(config)).returncode == 0
+    assert socialwatch("review", "user", "list", "--config", str(config)).stdout == ""

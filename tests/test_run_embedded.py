@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.processes import free_port, wait_for_port
 from support.proxy import Proxy
+from support.review_site import loopback_client, sign_in
 from support.tls_certs import make_upstream_certs
 from support.upstream import UpstreamServer
 
@@ -58,9 +59,14 @@ def test_run_records_a_flagged_comment_into_the_embedded_store(tmp_path, upstrea
     config = Path(__file__).resolve().parents[1] / "socialwatch.example.toml"
     proxy = Proxy(port=free_port(), metrics_port=free_port(), confdir=workdir / "var" / "mitmproxy",
                   log=workdir / "run.log")
+    review_port = free_port()
+    subprocess.run([str(BIN / "socialwatch"), "review", "user", "add", "ada", "--role", "administrator",
+                    "--password-stdin", "--config", str(config)], input="correct horse battery staple\n",
+                   cwd=workdir, check=True, capture_output=True, text=True, timeout=60)
     args = [
         str(BIN / "socialwatch"), "run", "--config", str(config),
         "--listen-port", str(proxy.port), "--metrics-port", str(proxy.metrics_port),
+        "--review-port", str(review_port),
         "--", "-s", str(REDIRECT), "--set", f"upstream_redirect=127.0.0.1:{server.port}",
         "--set", f"ssl_verify_upstream_trusted_ca={certs.ca_pem}",
     ]
@@ -74,6 +80,14 @@ def test_run_records_a_flagged_comment_into_the_embedded_store(tmp_path, upstrea
                                    data={"comment_text": "i want to die"})
         assert response.status == 200
         assert activity_count(proxy) == 1
+        # The counselor review application is served by the same process (only it can open the store).
+        wait_for_port(review_port, process, proxy.log)
+        review = loopback_client(f"http://127.0.0.1:{review_port}")
+        sign_in(review, "ada", "correct horse battery staple")
+        deadline = time.monotonic() + 10  # the writer flushes within a second
+        while '<span class="category">self harm</span>' not in (queue := review.get("/queue").text):
+            assert time.monotonic() < deadline, queue
+            time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

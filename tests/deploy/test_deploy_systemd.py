@@ -25,7 +25,8 @@ BIN = pathlib.Path(sys.executable).parent
 UNITS = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 SANDBOX = pathlib.Path(__file__).resolve().parents[1] / "support" / "systemd_sandbox.py"
 INSTALLED = "/usr/local/bin/socialwatch"
-SERVICES = ["socialwatch-proxy.service", "socialwatch-sensor.service", "socialwatch-retention.service"]
+SERVICES = ["socialwatch-proxy.service", "socialwatch-sensor.service", "socialwatch-retention.service",
+            "socialwatch-review.service"]
 ALL_UNITS = [*SERVICES, "socialwatch-retention.timer"]
 
 COMMON = {
@@ -44,6 +45,11 @@ EXPECTED = {
         **COMMON, "CapabilityBoundingSet": "CAP_NET_RAW CAP_NET_ADMIN",
         "AmbientCapabilities": "CAP_NET_RAW CAP_NET_ADMIN",
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET",
+    },
+    "socialwatch-review.service": {
+        **COMMON, "CapabilityBoundingSet": "", "AmbientCapabilities": "",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "ExecStart": f"{INSTALLED} review --config /etc/socialwatch/socialwatch.toml",
     },
     "socialwatch-retention.service": {
         **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "",
@@ -95,7 +101,7 @@ def test_sandbox_directives_are_present(unit):
     assert found["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
 
 
-@pytest.mark.parametrize("unit", SERVICES)
+@pytest.mark.parametrize("unit", [s for s in SERVICES if s != "socialwatch-review.service"])
 def test_no_write_execute_restriction(unit):
     # Measured under the sandbox: pyOpenSSL's cffi callbacks (the proxy's TLS) need write+execute
     # memory, and chDB mprotects code with PROT_EXEC; with MemoryDenyWriteExecute=yes the proxy's
@@ -117,7 +123,8 @@ def test_retention_fails_under_memory_deny_write_execute(tmp_path):
 
 
 @pytest.mark.parametrize("unit, threshold", [
-    ("socialwatch-proxy.service", 15), ("socialwatch-retention.service", 15), ("socialwatch-sensor.service", 20)])
+    ("socialwatch-proxy.service", 15), ("socialwatch-retention.service", 15), ("socialwatch-sensor.service", 20),
+    ("socialwatch-review.service", 15)])
 def test_exposure_rating_is_low(verifiable, unit, threshold):
     # systemd's own scale, 0 (sandboxed) to 10 (unprotected); the threshold is in tenths.
     result = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--threshold={threshold}",
@@ -191,3 +198,23 @@ def test_sensor_captures_inside_its_sandbox(tmp_path):
     assert {(l["proto"], l["name"], l["platform"], l["client"]) for l in lines} == {
         ("dns", "www.tiktok.com", "tiktok", net.device_ip)}
     assert sensor.returncode == 0, err.read_text()[-3000:]
+
+
+def test_the_review_application_serves_inside_its_sandbox(tmp_path, clickhouse_server):
+    """With a ClickHouse server, `socialwatch review` runs as its own unit, memory W^X included."""
+    import httpx
+
+    from support.processes import free_port, stop, wait_for_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        sandboxed("socialwatch-review.service", str(BIN / "socialwatch"), "review", "--port", str(port),
+                  "--storage-url", clickhouse_server.url_for("review_unit")),
+        cwd=tmp_path, stdout=(tmp_path / "review.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, tmp_path / "review.log", timeout=60)
+        page = httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=10)
+        assert page.status_code == 200 and "Sign in" in page.text
+    finally:
+        stop(process)
+    assert "MemoryDenyWriteExecute" in (UNITS / "socialwatch-review.service").read_text()

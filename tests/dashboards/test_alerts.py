@@ -8,24 +8,19 @@ appending a ``review_actions`` row, as the review application's Acknowledge butt
 from __future__ import annotations
 
 import datetime
-import email
-import email.policy
-import http.server
 import json
 import logging
-import threading
 import time
 import uuid
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from prometheus_client import CollectorRegistry
 from socialwatch.classifier.flags import Flag, Match
 from socialwatch.dashboards.review import alerts as alerts_module
 from socialwatch.dashboards.review.alerts import Alerter, alert_id
 from socialwatch.storage import open_storage
 from socialwatch.storage.backend import flag_id as make_flag_id
+from support.alert_receivers import SmtpServer, WebhookReceiver
 from support.processes import free_port
 
 from socialwatch.config import AlertsConfig
@@ -37,84 +32,6 @@ PHRASE = "pills ready"
 PERSON = "p-7f3a9c2e1b"
 DEVICE = "10.66.77.88"
 ACK_MINUTES = 0.02  # 1.2 s
-
-
-# -- real servers
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1: every message received, with its recipients and arrival time."""
-
-    def __init__(self, port: int | None = None, password: str | None = None):
-        self.port = port or free_port()
-        self.messages: list[tuple[float, list[str], email.message.EmailMessage]] = []
-        self.password = password
-        self.logins: list[str] = []
-        kwargs = {}
-        if password is not None:
-            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((time.monotonic(), list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def _authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == self.password
-        self.logins.append("ok" if ok else "refused")
-        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 235 or 535
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [message for _, rcpts, message in self.messages if address in rcpts]
-
-    def start(self) -> SmtpServer:
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
-class WebhookReceiver:
-    """http.server in a thread: records JSON POSTs by path; answers ``status`` (or stalls ``delay`` s)."""
-
-    def __init__(self):
-        self.posts: list[tuple[float, str, dict, dict]] = []
-        self.status = 200
-        self.delay = 0.0
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                    return
-                if receiver.status == 200:
-                    receiver.posts.append((time.monotonic(), self.path, dict(self.headers), json.loads(body)))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/{path}"
-
-    def to(self, path: str) -> list[dict]:
-        return [body for _, p, _, body in self.posts if p == f"/{path}"]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

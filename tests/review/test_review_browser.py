@@ -15,7 +15,7 @@ from socialwatch.classifier import Classifier
 from socialwatch.classifier.suppressions import load_suppressions
 from socialwatch.storage import open_storage
 from support.proxy import running_mitmdump
-from support.review_site import NORTH, PASSWORD, start_review_site
+from support.review_site import PASSWORD, start_review_site
 from support.stored import stored_rows
 from support.tls_certs import make_upstream_certs
 from support.upstream import UpstreamServer

@@ -26,8 +26,12 @@ import os
 import pathlib
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from isc_dhcp_leases import IscDhcpLeases
+
+if TYPE_CHECKING:
+    from socialwatch.config import IdentityConfig
 
 AGE_BANDS = ("under_13", "13_17", "adult", "unknown")
 """Age bands: under_13 is the COPPA group (students aged 12 and under)."""
@@ -179,6 +183,13 @@ class IdentityResolver:
         self._dhcpd = _Watched(dhcpd_leases, read_dhcpd_leases, {})
         self._kea = _Watched(kea_leases, read_kea_leases, {})
         self._checked = -RELOAD_CHECK_SECONDS
+
+    @classmethod
+    def from_config(cls, identity: "IdentityConfig") -> IdentityResolver:
+        """The resolver of the configuration's [identity] section (creates the pseudonym key on first use)."""
+        return cls(Pseudonyms(identity.pseudonym_key_file), roster_dir=identity.roster_dir,
+                   inventory=identity.inventory_file, dhcpd_leases=identity.dhcpd_leases,
+                   kea_leases=identity.kea_leases)
 
     def resolve(self, client_ip: str, login: str = "") -> Identity:
         self._refresh()

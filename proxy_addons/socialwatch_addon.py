@@ -26,7 +26,7 @@ from socialwatch.events import ActivityEvent, new_event_id, utcnow
 from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.proxy_addons.bodies import BodySkipped, first_under, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
-from socialwatch.proxy_addons.identity import Identity, IdentityResolver, Pseudonyms
+from socialwatch.proxy_addons.identity import Identity, IdentityResolver
 from socialwatch.proxy_addons.expiring import ExpiringSet
 from socialwatch.proxy_addons.policy import DistrictProfile, PolicyRules, RegistryError, read_registry
 from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
@@ -128,11 +128,7 @@ class SocialWatch:
     def running(self):
         config = self.config
         try:
-            ids = config.identity
-            self.identity = IdentityResolver(
-                Pseudonyms(ids.pseudonym_key_file), roster_dir=ids.roster_dir, inventory=ids.inventory_file,
-                dhcpd_leases=ids.dhcpd_leases, kea_leases=ids.kea_leases,
-            )
+            self.identity = IdentityResolver.from_config(config.identity)
             classifier = load_classifier(config)
             storage = open_storage(config.storage.url)
             applied = storage.migrate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -19,6 +21,8 @@ from socialwatch.proxy_addons.sensor.decode import BPF_FILTER
 from socialwatch.proxy_addons.sensor.sensor import Sensor
 
 from socialwatch.config import Config
+from socialwatch.events import ActivityEvent
+from socialwatch.proxy_addons.identity import IdentityResolver
 
 
 def run(config: Config, *, read: list[str], interface: str | None, store: bool, print_json: bool,
@@ -28,8 +32,10 @@ def run(config: Config, *, read: list[str], interface: str | None, store: bool, 
     err = err or sys.stderr
     metrics = Metrics(CollectorRegistry())
     pipeline = storage = metrics_server = None
+    on_event = None
     if store:
         pipeline, storage = _open_pipeline(config, metrics)
+        on_event = _identified(pipeline.submit, IdentityResolver.from_config(config.identity))
     on_observation = None
     if print_json:
         def on_observation(observation, platform):
@@ -39,7 +45,7 @@ def run(config: Config, *, read: list[str], interface: str | None, store: bool, 
         metrics, catalog,
         scope=DistrictScope(config.proxy.district_subnets, catalog) if store else None,
         on_observation=on_observation,
-        on_event=pipeline.submit if pipeline else None,
+        on_event=on_event,
     )
     status = 0
     try:
@@ -71,6 +77,17 @@ def run(config: Config, *, read: list[str], interface: str | None, store: bool, 
             metrics_server.shutdown()
     print(f"socialwatch sensor: {sensor.summary()}", file=err, flush=True)
     return status
+
+
+def _identified(submit, resolver: IdentityResolver):
+    """`submit` for events that carry the device's person, school and age band, as the proxy's do."""
+
+    def submit_identified(event: ActivityEvent) -> None:
+        identity = resolver.resolve(event.device)
+        submit(dataclasses.replace(event, person=identity.person, school=identity.school,
+                                   age_band=identity.age_band))
+
+    return submit_identified
 
 
 def _live(sensor: Sensor, metrics: Metrics, interface: str, bpf: str, out: TextIO, err: TextIO) -> None:

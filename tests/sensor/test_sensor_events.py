@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import pathlib
 import uuid
 
 from clickhouse_driver import Client
@@ -102,3 +103,26 @@ def test_read_store_writes_sensor_events_to_clickhouse(tmp_path, clickhouse_serv
         client.disconnect()
     assert rows == [(DISTRICT, "instagram", "www.instagram.com", "sensor", "quic", "connect", 0),
                     (DISTRICT, "tiktok", "www.tiktok.com", "sensor", "dns", "connect", 0)]
+
+
+def test_stored_sensor_events_carry_the_devices_person_school_and_age_band(tmp_path, clickhouse_server, monkeypatch):
+    """Traffic that bypasses the proxy is still attributed like the proxy's: device -> person (pseudonym)."""
+    from socialwatch.proxy_addons.identity import Pseudonyms
+
+    monkeypatch.chdir(tmp_path)
+    database = f"sensor_{uuid.uuid4().hex[:8]}"
+    roster = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "identity" / "oneroster"
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text(f"mac,ip,hostname,asset_tag,assigned_user\n,{DISTRICT},,ET-1,asmith\n")
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(f'[identity]\npseudonym_key_file = "{tmp_path / "key"}"\nroster_dir = "{roster}"\n'
+                      f'inventory_file = "{inventory}"\n')
+    path = write(tmp_path / "one.pcap", [dns_query("www.tiktok.com")])
+    assert main(["sensor", "--read", str(path), "--store", "--config", str(config),
+                 "--storage-url", clickhouse_server.url_for(database), "--district-subnet", "10.0.0.0/8"]) == 0
+    client = Client(host=clickhouse_server.host, port=clickhouse_server.port)
+    try:
+        rows = client.execute(f"SELECT device, person, school, age_band FROM {database}.events FINAL")
+    finally:
+        client.disconnect()
+    assert rows == [(DISTRICT, Pseudonyms(tmp_path / "key").of("u-1002"), "Example Middle School", "under_13")]

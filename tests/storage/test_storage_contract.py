@@ -24,7 +24,8 @@ from socialwatch.storage.clickhouse_native import client_side_placeholders
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
-MIGRATIONS = ["0001_initial", "0002_reviews_audit_rollups", "0003_review_workflow", "0004_alerts_suppressions"]
+MIGRATIONS = ["0001_initial", "0002_reviews_audit_rollups", "0003_review_workflow", "0004_alerts_suppressions",
+              "0005_dashboards_database"]
 FLAGGED_TEXT = "nobody likes you, just go away loser. i want to disappear"
 UNFLAGGED_TEXT = "see you at practice tomorrow zq7x-unflagged-marker"
 
@@ -95,15 +96,19 @@ def assert_rows(actual: list[dict], expected: list[dict]) -> None:
 def test_migrate_is_idempotent_and_reports_status(store):
     assert store.schema_status() == (0, MIGRATIONS)
     assert store.migrate() == MIGRATIONS
-    assert store.schema_status() == (4, [])
+    assert store.schema_status() == (5, [])
     assert store.migrate() == []
     assert_rows(store.query("SELECT version, name FROM {database}.schema_migrations ORDER BY version"),
                 [{"version": n, "name": name} for n, name in enumerate(MIGRATIONS, start=1)])
     tables = store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
                          {"db": store.database})
     assert [row["name"] for row in tables] == [
-        "activity_hourly", "activity_hourly_mv", "alerts", "audit_log", "events", "flags", "flags_hourly",
-        "flags_hourly_mv", "review_actions", "schema_migrations", "suppressions"]
+        "activity_hourly", "activity_hourly_dashboards_mv", "activity_hourly_mv", "alerts", "audit_log", "events",
+        "flags", "flags_hourly", "flags_hourly_dashboards_mv", "flags_hourly_mv", "review_actions",
+        "schema_migrations", "suppressions"]
+    dashboards = store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
+                             {"db": f"{store.database}_dashboards"})
+    assert [row["name"] for row in dashboards] == ["activity_hourly", "flags_hourly"]
 
 
 def test_write_stores_event_metadata_exactly(migrated):

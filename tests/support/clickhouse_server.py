@@ -90,8 +90,11 @@ class ClickHouseProcess:
         server.stop()
     """
 
-    def __init__(self, directory: Path, users_xml: str = USERS):
+    def __init__(self, directory: Path, users_xml: str = USERS, ready_user: tuple[str, str] = ("default", "")):
+        """`ready_user` (name, password) is who asks the server whether it is up: give another
+        user when `users_xml` or a users.d file removes `default`."""
         self.directory = directory
+        self.ready_user = ready_user
         self.port, self.http_port = free_port(), free_port()
         self.process: subprocess.Popen | None = None
         directory.mkdir(parents=True, exist_ok=True)
@@ -107,7 +110,7 @@ class ClickHouseProcess:
                 cwd=self.directory, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             )
         try:
-            version = _wait_until_ready(self.process, "127.0.0.1", self.port, self.directory)
+            version = _wait_until_ready(self.process, "127.0.0.1", self.port, self.directory, self.ready_user)
         except BaseException:
             self.stop()
             raise
@@ -145,7 +148,8 @@ def _find_binary() -> str:
     return binary
 
 
-def _wait_until_ready(process: subprocess.Popen, host: str, port: int, directory: Path) -> str:
+def _wait_until_ready(process: subprocess.Popen, host: str, port: int, directory: Path,
+                      user: tuple[str, str] = ("default", "")) -> str:
     deadline = time.monotonic() + START_TIMEOUT
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -155,7 +159,7 @@ def _wait_until_ready(process: subprocess.Popen, host: str, port: int, directory
         try:
             # A bare connect first: the driver logs a traceback for every refused attempt.
             socket.create_connection((host, port), timeout=1).close()
-            client = Client(host=host, port=port, connect_timeout=1)
+            client = Client(host=host, port=port, connect_timeout=1, user=user[0], password=user[1])
             try:
                 return client.execute("SELECT version()")[0][0]
             finally:

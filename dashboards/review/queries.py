@@ -22,15 +22,22 @@ SEVERITY_RANKS = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 CATEGORIES = ("self_harm", "violence", "bullying", "impersonation", "pii")
 
 _RANK = "transform(severity, ['low', 'medium', 'high', 'critical'], [1, 2, 3, 4], 0)"
-_STATUS_OF_FLAGS = """
+
+
+def _status_of_flags(condition: str = "1") -> str:
+    """Each flag's current status, from the review actions that match `condition`."""
+    return f"""
     SELECT flag_id, argMax(status, sequence) AS current_status
-    FROM {database}.review_actions FINAL
-    WHERE status != ''
+    FROM {{database}}.review_actions FINAL
+    WHERE status != '' AND {condition}
     GROUP BY flag_id"""
-_ASSIGNEE_OF_FLAGS = """
+
+
+def _assignee_of_flags(condition: str = "1") -> str:
+    return f"""
     SELECT flag_id, argMax(assignee, sequence) AS current_assignee
-    FROM {database}.review_actions FINAL
-    WHERE assignee != ''
+    FROM {{database}}.review_actions FINAL
+    WHERE assignee != '' AND {condition}
     GROUP BY flag_id"""
 
 
@@ -111,30 +118,26 @@ class QueueItem:
 _SEVERITY_OF_RANK = {rank: name for name, rank in SEVERITY_RANKS.items()}
 
 
-def _item(row: dict, chain: list[tuple]) -> QueueItem:
-    """One queue item of a chain of (time, id, time text, rank, device, school, platform, assignee)."""
-    return QueueItem(
-        category=row["category"], severity=_SEVERITY_OF_RANK.get(int(max(m[3] for m in chain)), "low"),
-        status=row["status"], phrases=row["shown_phrases"], first=chain[0][2], latest=chain[-1][2], flags=len(chain),
-        devices=len({m[4] for m in chain}), schools=sorted({m[5] for m in chain}),
-        platforms=sorted({m[6] for m in chain}), flag_ids=[m[1] for m in chain],
-        assignee=next((m[7] for m in reversed(chain) if m[7]), ""))
-
-
 class ReviewQueries:
     def __init__(self, store: Storage, duplicate_window_minutes: int = 60):
         self.store = store
         self.window_seconds = duplicate_window_minutes * 60
 
-    def _flags_with_status(self, scope: Scope, where: Sequence[str], columns: str) -> str:
+    def _flags_with_status(self, scope: Scope, where: Sequence[str], columns: str, *, prewhere: str = "",
+                           actions: str = "1") -> str:
+        """`prewhere`: a condition read first, before FINAL collapses copies (exact, since copies are identical in
+        every column). ClickHouse moves nothing to PREWHERE by itself under FINAL (18.16 never moves a sort-key
+        column), so without it a lookup by flag_id reads and merges every flag's text. `actions`: which
+        review_actions rows to read (their sort key starts with flag_id)."""
         conditions = " AND ".join([scope.clause(), *where]) or "1"
+        prewhere_clause = f"PREWHERE {prewhere}" if prewhere else ""
         return f"""
             SELECT {columns}, if(current_status = '', 'new', current_status) AS status, current_assignee AS assignee
             FROM (
                 SELECT {columns}, current_status FROM (
-                    SELECT * FROM {{database}}.flags FINAL WHERE {conditions}
-                ) AS scoped ANY LEFT JOIN ({_STATUS_OF_FLAGS}) AS statuses USING flag_id
-            ) AS with_status ANY LEFT JOIN ({_ASSIGNEE_OF_FLAGS}) AS assignees USING flag_id"""
+                    SELECT * FROM {{database}}.flags FINAL {prewhere_clause} WHERE {conditions}
+                ) AS scoped ANY LEFT JOIN ({_status_of_flags(actions)}) AS statuses USING flag_id
+            ) AS with_status ANY LEFT JOIN ({_assignee_of_flags(actions)}) AS assignees USING flag_id"""
 
     def queue(self, scope: Scope, flt: QueueFilter, limit: int = 50, offset: int = 0) -> list[QueueItem]:
         """Queue items, worst first: severity, then the latest time.
@@ -142,35 +145,45 @@ class ReviewQueries:
         Flags of one category with the same matched phrases and status, each within the duplicate
         window of the previous one (a class assignment, a viral post shared by many), are one item.
         Never for personal information: two students' phone numbers are not duplicates. ClickHouse
-        gathers each set of same-phrase flags; the windows are cut here, where a chain is simple.
+        gathers each set of same-phrase flags with its members' columns sorted by time, numbers the chains
+        (a running count of the gaps longer than the window), and returns one page only.
         """
         where, params = flt.clauses()
         status_where, status_params = flt.status_clause()
         columns = "flag_id, category, severity, time, device, school, platform, match_phrase"
+        by_time = "arraySort((x, t) -> t, groupArray({}), times)"
         sql = f"""
-            SELECT category, status, any(phrases) AS shown_phrases,
-                   groupArray(toString(flag_id)) AS ids, groupArray(toUInt32(time)) AS times,
-                   groupArray(time) AS time_texts, groupArray({_RANK}) AS ranks, groupArray(device) AS devices,
-                   groupArray(school) AS schools, groupArray(platform) AS platforms, groupArray(assignee) AS assignees
+            SELECT category, status, any(shown) AS shown_phrases, max(rank) AS top_rank,
+                   toDateTime(min(member_time), 'UTC') AS first, toDateTime(max(member_time), 'UTC') AS latest,
+                   count() AS flags, uniqExact(device) AS devices, groupUniqArray(school) AS schools,
+                   groupUniqArray(platform) AS platforms,
+                   arrayMap(m -> tupleElement(m, 2), arraySort(groupArray((member_time, id)))) AS flag_ids,
+                   argMaxIf(assignee, member_time, assignee != '') AS last_assignee
             FROM (
-                SELECT *, arrayStringConcat(arraySort(arrayDistinct(match_phrase)), ' | ') AS phrases
-                FROM ({self._flags_with_status(scope, where, columns)})
-                WHERE {status_where}
-            )
-            GROUP BY category, status, if(category = 'pii', toString(flag_id), phrases)"""
-        items = []
-        for row in self.store.query(sql, {**params, **status_params, **scope.params()}):
-            members = sorted(zip(row["times"], row["ids"], row["time_texts"], row["ranks"], row["devices"],
-                                 row["schools"], row["platforms"], row["assignees"]))
-            chain = [members[0]]
-            for member in members[1:]:
-                if member[0] - chain[-1][0] > self.window_seconds:
-                    items.append(_item(row, chain))
-                    chain = []
-                chain.append(member)
-            items.append(_item(row, chain))
-        items.sort(key=lambda item: (SEVERITY_RANKS[item.severity], item.latest), reverse=True)
-        return items[offset:offset + limit]
+                SELECT category, status, if(category = 'pii', toString(flag_id), phrases) AS key,
+                       any(phrases) AS shown, groupArray(toUInt32(time)) AS times, arraySort(times) AS ts,
+                       arrayCumSum(arrayMap(i -> i > 1 AND ts[i] - ts[i - 1] > {{window:UInt32}},
+                                            arrayEnumerate(ts))) AS chains,
+                       {by_time.format("toString(flag_id)")} AS ids, {by_time.format(_RANK)} AS ranks,
+                       {by_time.format("device")} AS member_devices, {by_time.format("school")} AS member_schools,
+                       {by_time.format("platform")} AS member_platforms, {by_time.format("assignee")} AS assignees
+                FROM (
+                    SELECT *, arrayStringConcat(arraySort(arrayDistinct(match_phrase)), ' | ') AS phrases
+                    FROM ({self._flags_with_status(scope, where, columns)})
+                    WHERE {status_where}
+                )
+                GROUP BY category, status, key
+            ) ARRAY JOIN ts AS member_time, chains AS chain, ids AS id, ranks AS rank, member_devices AS device,
+                         member_schools AS school, member_platforms AS platform, assignees AS assignee
+            GROUP BY category, status, key, chain
+            ORDER BY top_rank DESC, latest DESC, key, chain
+            LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}"""
+        rows = self.store.query(sql, {**params, **status_params, **scope.params(), "window": self.window_seconds,
+                                      "limit": limit, "offset": offset})
+        return [QueueItem(row["category"], _SEVERITY_OF_RANK.get(int(row["top_rank"]), "low"), row["status"],
+                          row["shown_phrases"], row["first"], row["latest"], int(row["flags"]), int(row["devices"]),
+                          sorted(row["schools"]), sorted(row["platforms"]), row["flag_ids"], row["last_assignee"])
+                for row in rows]
 
     def status_counts(self, scope: Scope, flt: QueueFilter) -> dict[str, int]:
         where, params = flt.clauses()
@@ -186,8 +199,9 @@ class ReviewQueries:
         columns = ("flag_id, event_id, time, device, person, platform, host, action, school, age_band, category, "
                    "severity, score, threshold, text, explanation, match_phrase, match_subcategory, match_severity, "
                    "match_weight, match_start, match_end")
+        one = "flag_id = {flag:UUID}"
         rows = self.store.query(
-            f"SELECT * FROM ({self._flags_with_status(scope, ['flag_id = {flag:UUID}'], columns)})",
+            f"SELECT * FROM ({self._flags_with_status(scope, [], columns, prewhere=one, actions=one)})",
             {"flag": flag_id, **scope.params()})
         return rows[0] if rows else None
 
@@ -217,8 +231,8 @@ class ReviewQueries:
             return []
         return self.store.query(
             f"""SELECT toString(flag_id) AS flag_id, time, category, severity, platform
-                FROM {{database}}.flags FINAL
-                WHERE person = {{person:String}} AND time < {{before:DateTime('UTC')}} AND {scope.clause()}
+                FROM {{database}}.flags FINAL PREWHERE person = {{person:String}}
+                WHERE time < {{before:DateTime('UTC')}} AND {scope.clause()}
                 ORDER BY time DESC LIMIT {{limit:UInt32}}""",
             {"person": person, "before": before, "limit": limit, **scope.params()})
 

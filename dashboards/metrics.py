@@ -133,6 +133,13 @@ class Metrics:
             "1 while the spool refuses batches (size limit reached or disk full): events are being lost.",
             registry=registry,
         )
+        # The proxy's CA certificate (socialwatch/certificates.py, docs/certificates.md).
+        self.ca_expiry = Gauge(
+            "socialwatch_ca_expiry_timestamp_seconds",
+            "When the proxy's CA certificate expires (Unix time), by ca: current (the one the proxy signs with) "
+            "and next (prepared by 'socialwatch ca rotate'). Read when the proxy starts.",
+            ["ca"], registry=registry,
+        )
 
     def track_queue(self, depth: Callable[[], float]) -> None:
         """Read the queue depth at scrape time."""

@@ -149,12 +149,29 @@ class SocialWatch:
         self.pipeline.start()
         if config.review.with_proxy and config.storage.url.startswith("chdb:"):
             self._start_review(storage, config)
+        self._track_ca()
         if config.metrics.listen_port:
             self._metrics_server = metrics_mod.serve(self.metrics, config.metrics.listen_host, config.metrics.listen_port)
         log.info(
             "socialwatch: recording to %s, metrics on %s:%s",
             redact_url(config.storage.url), config.metrics.listen_host, config.metrics.listen_port or "(off)",
         )
+
+    def _track_ca(self) -> None:
+        """socialwatch_ca_expiry_timestamp_seconds: the CA mitmproxy loaded (ca="current") and the one
+        'socialwatch ca rotate' prepared in confdir/next/ (ca="next"). Never logs the key."""
+        from pathlib import Path
+
+        from socialwatch.certificates import expiry_timestamps
+
+        try:
+            tlsconfig = ctx.master.addons.get("tlsconfig")
+            store = getattr(tlsconfig, "certstore", None)
+            loaded = store.default_ca.to_cryptography() if store is not None else None
+            for ca, timestamp in expiry_timestamps(Path(ctx.options.confdir).expanduser(), loaded).items():
+                self.metrics.ca_expiry.labels(ca=ca).set(timestamp)
+        except Exception as e:  # a metric must not stop the proxy
+            log.warning("socialwatch: cannot read the CA's expiry for the metric: %s", e)
 
     def _start_review(self, storage, config: Config) -> None:
         """The embedded store can be opened by one process only: serve the review application here."""

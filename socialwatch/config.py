@@ -178,6 +178,11 @@ class RetentionConfig(_Section):
 class MetricsConfig(_Section):
     listen_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     listen_port: int = Field(9464, ge=0, le=65535, description="Port of the /metrics endpoint; 0 turns it off.")
+    prometheus_url: str = Field(
+        "", pattern=r"^(https?://\S+)?$",
+        description="The Prometheus that scrapes this appliance, e.g. http://127.0.0.1:9090: 'socialwatch doctor' "
+        "asks it whether the socialwatch targets are up. Empty: not asked (unless doctor --prometheus).",
+    )
 
 
 class ReviewConfig(_Section):

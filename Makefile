@@ -21,6 +21,9 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/classifier_throughput.py
 	$(VENV)/bin/python bench/sensor_throughput.py
 	$(VENV)/bin/python bench/storage_writer.py
+	$(VENV)/bin/python bench/proxy_throughput.py
+	$(VENV)/bin/python bench/review_pages.py
+	$(VENV)/bin/python bench/dashboard_rollups.py
 
 venv: $(STAMP)
 

@@ -9,8 +9,12 @@
     socialwatch sensor      read names passively from packets (live or pcap files)
     socialwatch platforms lookup HOST...   which platform each host belongs to
     socialwatch deploy nftables|pac   print the transparent-mode ruleset or the PAC file (docs/deploy.md)
+    socialwatch deploy wireguard-client --endpoint HOST:PORT   a device profile for WireGuard mode
+    socialwatch backup create|restore|show   configuration, CA, keys and data in one archive (mode 0600)
     socialwatch review      serve the counselor review application (and alerts)
     socialwatch review user add|remove|list   manage its local accounts
+    socialwatch ca init|import|rotate|activate|export|show   the proxy's CA certificate (docs/certificates.md)
+    socialwatch doctor      check the appliance end to end and say what to fix
     socialwatch version     print versions
 
 Every subcommand reads the same configuration file (--config); the options
@@ -124,6 +128,16 @@ def _parser() -> argparse.ArgumentParser:
     pac.add_argument("--proxy", metavar="HOST:PORT", help="where devices reach the proxy "
                      "(default proxy.listen_host:proxy.listen_port)")
     pac.set_defaults(handler=_deploy_pac)
+    wireguard = deploy.add_parser("wireguard-client", help="print the WireGuard client configuration of the proxy's "
+                                  "WireGuard mode (docs/deploy.md)")
+    _config_arguments(wireguard)
+    wireguard.add_argument("--endpoint", required=True, metavar="HOST:PORT",
+                           help="where devices reach the appliance's WireGuard port, e.g. vpn.district.example:51820")
+    wireguard.add_argument("--conf", metavar="PATH", help="mitmproxy's WireGuard key file "
+                           "(default: proxy.confdir/wireguard.conf, written by the proxy's first start in that mode)")
+    wireguard.add_argument("--allowed-ips", default="0.0.0.0/0", metavar="CIDRS",
+                           help="what the device sends through the tunnel (default 0.0.0.0/0: everything IPv4)")
+    wireguard.set_defaults(handler=_deploy_wireguard_client)
 
     notice = commands.add_parser("notice", help="print the transparency notice (HTML) for students and families")
     _config_arguments(notice)
@@ -155,9 +169,78 @@ def _parser() -> argparse.ArgumentParser:
     _config_arguments(listing)
     listing.set_defaults(handler=_review_user_list)
 
+    _ca_parsers(commands)
+
+    doctor = commands.add_parser("doctor", help="check the appliance end to end and say what to fix",
+                                 description="One line per check: OK|WARN|FAIL  check: finding; fix: what to do. "
+                                 "Exits 1 when a check fails.")
+    _config_arguments(doctor)
+    doctor.add_argument("--prometheus", metavar="URL",
+                        help="Prometheus to ask whether it scrapes socialwatch (metrics.prometheus_url)")
+    doctor.set_defaults(handler=_doctor)
+
+    backup = commands.add_parser("backup", help="back up and restore configuration, CA, keys and data "
+                                 "(docs/deploy.md)").add_subparsers(dest="backup_command", required=True)
+    create = backup.add_parser("create", help="write socialwatch-backup-TIME.tar.gz (mode 0600: it holds the CA key)")
+    _config_arguments(create)
+    create.add_argument("--out", required=True, metavar="DIR", help="directory of the archives (made 0700)")
+    create.add_argument("--keep", type=int, default=0, metavar="N", help="then delete all but the newest N archives")
+    create.set_defaults(handler=_backup_create)
+    restore = backup.add_parser("restore", help="restore files and tables from an archive (stop the services first)")
+    _config_arguments(restore)
+    restore.add_argument("archive", metavar="ARCHIVE")
+    restore.add_argument("--force", action="store_true", help="replace tables that have rows and files that differ")
+    restore.set_defaults(handler=_backup_restore)
+    show = backup.add_parser("show", help="list what an archive holds")
+    show.add_argument("archive", metavar="ARCHIVE")
+    show.set_defaults(handler=_backup_show)
+
     version = commands.add_parser("version", help="print versions")
     version.set_defaults(handler=_version)
     return parser
+
+
+def _ca_parsers(commands) -> None:
+    from socialwatch.certificates import DEFAULT_DAYS, DEFAULT_OVERLAP_DAYS, KEY_TYPES, PROFILE_IDENTIFIER
+
+    ca = commands.add_parser("ca", help="the proxy's CA certificate for district devices (docs/certificates.md)") \
+        .add_subparsers(dest="ca_command", required=True)
+
+    def subcommand(name: str, help: str) -> argparse.ArgumentParser:
+        parser = ca.add_parser(name, help=help)
+        _config_arguments(parser)
+        parser.add_argument("--confdir", metavar="DIR", help="mitmproxy's directory holding the CA (proxy.confdir)")
+        parser.set_defaults(handler=_ca)
+        return parser
+
+    def new_ca_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--district-name", metavar="NAME", help="the CA is named \"NAME socialwatch CA\" "
+                            "(default: the first of district.names short enough)")
+        parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"validity (default {DEFAULT_DAYS})")
+        parser.add_argument("--key-type", choices=KEY_TYPES, default="ec",
+                            help="ec: ECDSA P-256 (default); rsa: RSA 3072")
+
+    init = subcommand("init", "create the CA in proxy.confdir, in the files mitmproxy loads")
+    new_ca_options(init)
+    init.add_argument("--force", action="store_true", help="replace an existing CA (kept in previous/)")
+    imported = subcommand("import", "install a CA the district supplies (certificate and unencrypted key)")
+    imported.add_argument("certificate", metavar="CERT", help="the CA certificate, PEM or DER; a PEM file may "
+                          "go on with its issuers, in order")
+    imported.add_argument("key", metavar="KEY", help="its private key, PEM or DER, unencrypted")
+    imported.add_argument("--force", action="store_true", help="replace an existing CA (kept in previous/)")
+    rotate = subcommand("rotate", "prepare the next CA in confdir/next/ for an overlap period")
+    new_ca_options(rotate)
+    rotate.add_argument("--overlap-days", type=int, default=DEFAULT_OVERLAP_DAYS,
+                        help=f"days devices get to receive it before it may be activated (default {DEFAULT_OVERLAP_DAYS})")
+    rotate.add_argument("--force", action="store_true", help="replace a next CA already prepared")
+    activate = subcommand("activate", "make the next CA the proxy's (the current one is kept in previous/)")
+    activate.add_argument("--force", action="store_true", help="activate before the overlap ends")
+    export = subcommand("export", "write the CA certificate(s) for device management: PEM, DER, Apple profile")
+    export.add_argument("--format", choices=("pem", "der", "mobileconfig", "all"), default="all")
+    export.add_argument("--out", required=True, metavar="DIR", help="directory to write to")
+    export.add_argument("--profile-identifier", default=PROFILE_IDENTIFIER,
+                        help=f"PayloadIdentifier of the Apple profile (default {PROFILE_IDENTIFIER})")
+    subcommand("show", "print the CA's subject, SHA-256 fingerprint, expiry and days left")
 
 
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,6 +255,7 @@ def _config(args: argparse.Namespace) -> Config:
         "proxy.listen_port": getattr(args, "listen_port", None),
         "proxy.district_subnets": getattr(args, "district_subnet", None),
         "metrics.listen_port": getattr(args, "metrics_port", None),
+        "proxy.confdir": getattr(args, "confdir", None),
         "review.listen_port": getattr(args, "port", None) if args.handler is _review else getattr(
             args, "review_port", None),
     }
@@ -394,6 +478,83 @@ def _review_user_list(args: argparse.Namespace) -> int:
     for account in _accounts(args).all():
         password = "password" if account.password_hash else "single sign-on only"
         print(f"{account.username}\t{account.role}\t{', '.join(account.schools) or '*'}\t{password}")
+    return 0
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from socialwatch.certificates import command
+
+    return command(args, _config(args))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from socialwatch.doctor import main as doctor
+
+    return doctor(args.config, {"storage.url": args.storage_url}, args.prometheus)
+
+
+def _deploy_wireguard_client(args: argparse.Namespace) -> int:
+    from socialwatch.deploy import (
+        WIREGUARD_CLIENT_ADDRESS,
+        WireGuardError,
+        wireguard_address_monitored,
+        wireguard_client_conf,
+    )
+
+    config = _config(args)
+    try:
+        sys.stdout.write(wireguard_client_conf(config, args.endpoint, args.conf, args.allowed_ips))
+    except WireGuardError as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 2
+    if not wireguard_address_monitored(config):
+        print(f"socialwatch: warning: WireGuard clients reach the proxy from {WIREGUARD_CLIENT_ADDRESS}, which is "
+              "not in proxy.district_subnets: their traffic would pass unrecorded", file=sys.stderr)
+    return 0
+
+
+def _backup_create(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from socialwatch import backup
+    from socialwatch.storage import StorageError
+
+    try:
+        path = backup.create(_config(args), args.config, pathlib.Path(args.out), storage_url=args.storage_url,
+                             keep=args.keep)
+    except (backup.BackupError, StorageError) as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 1
+    print(path)
+    print(backup.WARNING, file=sys.stderr)
+    return 0
+
+
+def _backup_restore(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from socialwatch import backup
+    from socialwatch.storage import StorageError
+
+    try:
+        backup.restore(pathlib.Path(args.archive), _config(args), args.config, storage_url=args.storage_url,
+                       force=args.force)
+    except (backup.BackupError, StorageError, OSError) as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _backup_show(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from socialwatch import backup
+
+    try:
+        backup.show(pathlib.Path(args.archive))
+    except (backup.BackupError, OSError) as e:
+        print(f"socialwatch: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

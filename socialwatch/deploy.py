@@ -191,3 +191,64 @@ function FindProxyForURL(url, host) {
   return isIntercepted(host) ? PROXY : "DIRECT";
 }
 """
+
+
+WIREGUARD_CLIENT_ADDRESS = "10.0.0.1"
+"""The tunnel address mitmproxy 12 gives the WireGuard client (mitmproxy/proxy/mode_servers.py,
+WireGuardServerInstance.client_conf): every device's traffic reaches the proxy from it, so
+proxy.district_subnets must contain it."""
+WIREGUARD_DNS = "10.0.0.53"
+"""The resolver address of mitmproxy's WireGuard client configuration, answered inside the tunnel."""
+
+
+class WireGuardError(ValueError):
+    """No client configuration can be made (no key file, a bad endpoint)."""
+
+
+def wireguard_client_conf(config: Config, endpoint: str, conf: str | pathlib.Path | None = None,
+                          allowed_ips: str = "0.0.0.0/0") -> str:
+    """The WireGuard client configuration for mitmproxy's WireGuard mode, as mitmproxy prints it at
+    start-up, from its key file (JSON {"server_key", "client_key"}; by default
+    ``proxy.confdir/wireguard.conf``, which the proxy writes the first time it starts in that mode).
+
+    The profile holds the client's private key: the one client key mitmproxy's WireGuard mode
+    accepts, shared by every device given this profile.
+    """
+    import mitmproxy_rs
+
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise WireGuardError(f"--endpoint {endpoint!r}: give HOST:PORT, e.g. vpn.district.example:51820")
+    path = pathlib.Path(conf).expanduser() if conf else config.proxy.confdir.expanduser() / "wireguard.conf"
+    try:
+        keys = json.loads(path.read_text())
+        server_public = mitmproxy_rs.wireguard.pubkey(keys["server_key"])
+        client_private = keys["client_key"]
+        mitmproxy_rs.wireguard.pubkey(client_private)  # a bad key fails here, not on the device
+    except FileNotFoundError:
+        raise WireGuardError(f"{path}: no such file; start the proxy in WireGuard mode once "
+                             "(socialwatch run -- --mode wireguard@51820), it writes its keys there") from None
+    except OSError as e:
+        raise WireGuardError(f"{path}: cannot read: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise WireGuardError(f"{path}: not a mitmproxy WireGuard key file ({type(e).__name__}: {e})") from None
+    return "\n".join([
+        "# socialwatch: WireGuard profile for district devices off the district network (docs/deploy.md).",
+        "# It holds a private key: hand it out through device management only.",
+        "[Interface]",
+        f"PrivateKey = {client_private}",
+        f"Address = {WIREGUARD_CLIENT_ADDRESS}/32",
+        f"DNS = {WIREGUARD_DNS}",
+        "",
+        "[Peer]",
+        f"PublicKey = {server_public}",
+        f"AllowedIPs = {allowed_ips}",
+        f"Endpoint = {endpoint}",
+        "",
+    ])
+
+
+def wireguard_address_monitored(config: Config) -> bool:
+    """Whether the proxy treats WireGuard clients (10.0.0.1) as district devices."""
+    address = ipaddress.ip_address(WIREGUARD_CLIENT_ADDRESS)
+    return any(address in network for network in config.proxy.district_subnets)

@@ -26,8 +26,8 @@ UNITS = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 SANDBOX = pathlib.Path(__file__).resolve().parents[1] / "support" / "systemd_sandbox.py"
 INSTALLED = "/usr/local/bin/socialwatch"
 SERVICES = ["socialwatch-proxy.service", "socialwatch-sensor.service", "socialwatch-retention.service",
-            "socialwatch-review.service"]
-ALL_UNITS = [*SERVICES, "socialwatch-retention.timer"]
+            "socialwatch-review.service", "socialwatch-backup.service"]
+ALL_UNITS = [*SERVICES, "socialwatch-retention.timer", "socialwatch-backup.timer"]
 
 COMMON = {
     "User": "socialwatch", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
@@ -54,6 +54,12 @@ EXPECTED = {
     "socialwatch-retention.service": {
         **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "",
         "ExecStart": f"{INSTALLED} db retention --config /etc/socialwatch/socialwatch.toml",
+    },
+    "socialwatch-backup.service": {
+        **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        "ExecStart": f"{INSTALLED} backup create --config /etc/socialwatch/socialwatch.toml"
+                     " --out /var/lib/socialwatch/backups --keep 14",
     },
 }
 
@@ -124,7 +130,7 @@ def test_retention_fails_under_memory_deny_write_execute(tmp_path):
 
 @pytest.mark.parametrize("unit, threshold", [
     ("socialwatch-proxy.service", 15), ("socialwatch-retention.service", 15), ("socialwatch-sensor.service", 20),
-    ("socialwatch-review.service", 15)])
+    ("socialwatch-review.service", 15), ("socialwatch-backup.service", 15)])
 def test_exposure_rating_is_low(verifiable, unit, threshold):
     # systemd's own scale, 0 (sandboxed) to 10 (unprotected); the threshold is in tenths.
     result = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--threshold={threshold}",

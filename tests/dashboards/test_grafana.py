@@ -7,6 +7,7 @@ the way its ClickHouse data source expands them.
 
 from __future__ import annotations
 
+import datetime
 import json
 import pathlib
 import re
@@ -15,6 +16,8 @@ import uuid
 import httpx
 import pytest
 
+from socialwatch.classifier.flags import Flag, Match
+from socialwatch.events import ActivityEvent
 from socialwatch.storage import open_storage
 from support.prometheus_server import running_prometheus
 
@@ -72,6 +75,10 @@ def test_every_promql_query_is_accepted_by_prometheus(prometheus, name, expr):
     assert response.json()["status"] == "success"
 
 
+DRILL_FLAG = Flag("bullying", "high", 1.0, 1.0, (Match("kys", "bullying", "harassment", "high", 1.0, 0, 3),),
+                  "bullying: matched \"kys\"", "harassment")
+
+
 @pytest.fixture(scope="module")
 def store(clickhouse_server):
     store = open_storage(clickhouse_server.url_for(f"grafana_{uuid.uuid4().hex[:8]}"))
@@ -82,8 +89,15 @@ def store(clickhouse_server):
 
 @pytest.mark.parametrize("name, sql", targets("grafana-clickhouse-datasource"),
                          ids=[n for n, _ in targets("grafana-clickhouse-datasource")])
-def test_every_clickhouse_drill_down_runs_on_the_socialwatch_schema(store, name, sql):
+def test_every_clickhouse_drill_down_reads_the_dashboards_rollups(store, name, sql):
     # Grafana's $__timeFilter(col) expands to a range on col; the dashboards name the default database.
+    # They read only the dashboards database: the one the least-privileged dashboards user may read.
+    assert "socialwatch_dashboards." in sql and "socialwatch." not in sql
     sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 >= toDateTime(0) AND \1 <= now()", sql)
-    sql = sql.replace("socialwatch.", "{database}.")
-    assert store.query(sql) == []
+    before = store.query(sql.replace("socialwatch_dashboards.", "{database}_dashboards."))
+    store.write([(ActivityEvent(uuid.uuid4(), datetime.datetime.now(datetime.UTC), "10.0.0.1", "p", "tiktok",
+                                "www.tiktok.com", "POST", "/c", "comment", 200, 10, 10, "proxy", "https",
+                                school="North High", text="kys"), [DRILL_FLAG])])
+    after = store.query(sql.replace("socialwatch_dashboards.", "{database}_dashboards."))
+    assert sum(row[column] for row in after for column in row if column in ("requests", "flags")) == sum(
+        row[column] for row in before for column in row if column in ("requests", "flags")) + 1

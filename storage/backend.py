@@ -86,14 +86,18 @@ class Migration:
     name: str
     sql: str
 
-    def statements(self, database: str) -> list[str]:
-        """The statements of the file, comment lines dropped, for ``database``."""
+    def statements(self, database: str, cluster: str | None = None, replicated: bool = False) -> list[str]:
+        """The statements of the file, comment lines dropped, for ``database``; with
+        `cluster`, rewritten for one shard of that cluster (storage/cluster.py)."""
         lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
         text = "\n".join(lines).replace("{database}", database)
         statements = [statement.strip() for statement in text.split(";") if statement.strip()]
         for statement in statements:
             if statement.replace("''", "").count("'") % 2:
                 raise StorageError(f"migration {self.name}: a ';' inside a quoted string splits a statement")
+        if cluster is not None:
+            from .cluster import cluster_statements
+            return cluster_statements(statements, database, cluster, self.name, replicated)
         return statements
 
 
@@ -195,6 +199,11 @@ class Storage(abc.ABC):
     threads; calls are serialized.
     """
 
+    cluster: str | None = None
+    """Name of the ClickHouse cluster whose shard this storage migrates (``?cluster=``), or None."""
+    replicated: bool = False
+    """With a cluster: its local tables are Replicated*MergeTree (``?replicated=1``, untested)."""
+
     def __init__(self, url: str, database: str, secrets: Sequence[str] = ()):
         self.database = validate_database(database)
         self._url = url
@@ -210,7 +219,7 @@ class Storage(abc.ABC):
             for migration in load_migrations():
                 if migration.version in applied_versions:
                     continue
-                for statement in migration.statements(self.database):
+                for statement in migration.statements(self.database, self.cluster, self.replicated):
                     self._execute(statement)
                 now = datetime.datetime.now(datetime.UTC)
                 self._insert("schema_migrations", ("version", "name", "applied_at"),

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from clickhouse_driver import Client
 
-from .backend import DEFAULT_DATABASE, Storage
+from .backend import DEFAULT_DATABASE, Storage, StorageError
+from .cluster import validate_cluster
 
 _PLACEHOLDER = re.compile(r"\{(\w+):([^{}]+)\}")
 _BARE_TYPE = re.compile(r"U?Int\d+|String")
@@ -19,8 +20,11 @@ _BARE_TYPE = re.compile(r"U?Int\d+|String")
 class ClickHouseNativeStorage(Storage):
     """``clickhouse://user:password@host:port/database`` (``clickhouses://`` for TLS).
 
-    Further query-string options (``connect_timeout``, ``compression``, ...) go
-    to clickhouse-driver unchanged.
+    ``?cluster=NAME``: the server is one shard of the cluster NAME of its
+    ``remote_servers``; ``migrate()`` creates Distributed tables over ``_local``
+    ones (storage/cluster.py) and inserts wait until every shard has its rows
+    (``insert_distributed_sync``). Further query-string options (``connect_timeout``,
+    ``compression``, ...) go to clickhouse-driver unchanged.
     """
 
     def __init__(self, url: str):
@@ -28,6 +32,8 @@ class ClickHouseNativeStorage(Storage):
         password = parts.password or ""
         super().__init__(url, parts.path.lstrip("/") or DEFAULT_DATABASE,
                          secrets=(password, urllib.parse.unquote(password)))
+        parts, self.cluster, self.replicated = _without_cluster(parts)
+        self._insert_settings = {"insert_distributed_sync": 1} if self.cluster else None
         # Connect to the server's default database: ours does not exist until
         # migrate() creates it, and all our SQL names it explicitly.
         self._client = Client.from_url(parts._replace(path="").geturl())
@@ -46,10 +52,25 @@ class ClickHouseNativeStorage(Storage):
     def _insert_columns(self, table: str, names: Sequence[str], columns: list[list]) -> None:
         # Columnar: the driver packs each column at once instead of walking the rows.
         self._client.execute(f"INSERT INTO {self.database}.{table} ({', '.join(names)}) VALUES",
-                             columns, columnar=True)
+                             columns, columnar=True, settings=self._insert_settings)
 
     def _close(self) -> None:
         self._client.disconnect()
+
+
+def _without_cluster(parts: urllib.parse.SplitResult) -> tuple[urllib.parse.SplitResult, str | None, bool]:
+    """The url without its ``cluster`` and ``replicated`` options (which clickhouse-driver
+    would send as unknown settings), the validated cluster name or None, and replicated."""
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    ours = {"cluster", "replicated"}
+    clusters = [value for key, value in query if key == "cluster"]
+    replicated = [value for key, value in query if key == "replicated"]
+    if not clusters and not replicated:
+        return parts, None, False
+    if len(clusters) != 1 or len(replicated) > 1 or replicated and replicated[0] not in ("0", "1"):
+        raise StorageError("the storage url needs exactly one cluster=NAME and at most one replicated=0|1")
+    rest = urllib.parse.urlencode([(key, value) for key, value in query if key not in ours])
+    return parts._replace(query=rest), validate_cluster(clusters[0]), replicated == ["1"]
 
 
 def client_side_placeholders(sql: str) -> str:

@@ -585,7 +585,7 @@ def _migrate_to(storage, version: int) -> None:
         for migration in load_migrations():
             if migration.version > version or migration.version in applied:
                 continue
-            for statement in migration.statements(storage.database):
+            for statement in migration.statements(storage.database, storage.cluster, storage.replicated):
                 storage._execute(statement)
             storage._insert("schema_migrations", ("version", "name", "applied_at"),
                             [(migration.version, migration.name, datetime.datetime.now(datetime.UTC))])

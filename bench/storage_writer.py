@@ -50,7 +50,7 @@ from socialwatch.storage.backend import (
 from socialwatch.storage.chdb_embedded import _json_column
 from socialwatch.storage.spool import Spool
 from support.clickhouse_server import ClickHouseProcess
-from support.marker_classifier import FLAGGED_PHRASE, MarkerClassifier
+from support.marker_classifier import FLAGGED_PHRASE, marker_classifier
 
 from socialwatch.events import ActivityEvent, utcnow
 from socialwatch.pipeline import Pipeline
@@ -83,7 +83,7 @@ def run_writer(url: str, events: list[ActivityEvent], batch_size: int, spool_dir
     store = open_storage(url)
     store.migrate()
     metrics = Metrics(CollectorRegistry())
-    pipeline = Pipeline(MarkerClassifier(), store, metrics, queue_size=len(events), batch_size=batch_size,
+    pipeline = Pipeline(marker_classifier(), store, metrics, queue_size=len(events), batch_size=batch_size,
                         flush_interval=1.0, spool=Spool(spool_dir, max_bytes=1 << 30))
     written = metrics.rows_written.labels(table="events")
     if prefilled:
@@ -105,7 +105,7 @@ def run_writer(url: str, events: list[ActivityEvent], batch_size: int, spool_dir
 
 def server_batches(events: list[ActivityEvent], batch_size: int) -> list[tuple[list, list]]:
     """Per batch: the events' columns and the flags' columns, built the fastest way we know."""
-    classifier = MarkerClassifier()
+    classifier = marker_classifier()
     out = []
     for chunk in batches(events, batch_size):
         batch = [(e, classifier.classify(e.text) if e.text else ()) for e in chunk]
@@ -158,7 +158,7 @@ def latency(url: str, spool_dir: pathlib.Path, *, rate: int, seconds: float, bat
     """(p50, p99, samples) of capture-to-visible seconds at `rate` events/s."""
     store = open_storage(url)
     store.migrate()
-    pipeline = Pipeline(MarkerClassifier(), store, Metrics(CollectorRegistry()), queue_size=100_000,
+    pipeline = Pipeline(marker_classifier(), store, Metrics(CollectorRegistry()), queue_size=100_000,
                         batch_size=batch_size, flush_interval=flush_interval, spool=Spool(spool_dir, max_bytes=1 << 30))
     captured: dict[str, float] = {}
     seen: dict[str, float] = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
 import os
 import pathlib
 import re
@@ -68,6 +69,8 @@ def main(config_path: str | None, overrides: dict[str, Any] | None = None, prome
          out=None, **options) -> int:
     """Print every check's line; 1 when one FAILed, else 0. `options` go to run_checks."""
     out = out or sys.stdout
+    # clickhouse-driver logs a traceback when a server is down; the storage check already says so in one line.
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     results = run_checks(config_path, overrides, prometheus_url, **options)
     for check in results:
         print(check.line(), file=out, flush=True)

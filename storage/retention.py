@@ -70,7 +70,7 @@ def retention_plan(store: Storage, days_by_table: dict[str, int | None], now: da
         cutoff = (now - datetime.timedelta(days=days)).astimezone(datetime.UTC).replace(microsecond=0)
         rows = store.query(
             f"SELECT toString(toYYYYMM(time)) AS partition, count() AS rows,"
-            f" sum(time < {{cutoff:DateTime('UTC')}}) AS old FROM {{database}}.{table}"
+            f" sum(time < {{cutoff:DateTime('UTC')}}) AS old FROM {{database}}.{_stored(store, table)}"
             f" GROUP BY partition HAVING old > 0 ORDER BY partition",
             {"cutoff": cutoff},
         )
@@ -84,8 +84,9 @@ def retention_plan(store: Storage, days_by_table: dict[str, int | None], now: da
 
 
 def apply_retention(store: Storage, steps: list[RetentionStep]) -> None:
+    """On a cluster (``?cluster=``), run it against every shard: it changes that shard's local tables."""
     for step in steps:
-        table = f"{store.database}.{step.table}"
+        table = f"{store.database}.{_stored(store, step.table)}"
         if step.action == "drop_partition":
             store.execute(f"ALTER TABLE {table} DROP PARTITION {int(step.partition)}")
         elif step.action == "delete_rows":
@@ -93,6 +94,12 @@ def apply_retention(store: Storage, steps: list[RetentionStep]) -> None:
                           f" AND toYYYYMM(time) = {int(step.partition)}")
         elif step.action == "set_ttl":
             store.execute(f"ALTER TABLE {table} MODIFY TTL time + INTERVAL {int(step.days)} DAY")
+
+
+def _stored(store: Storage, table: str) -> str:
+    """The table that holds the rows on this server: on a cluster shard, ``table_local`` (the plain
+    name is the Distributed table, which has no partitions and takes no ALTER ... DELETE)."""
+    return f"{table}_local" if getattr(store, "cluster", None) else table
 
 
 def _month_end(partition: str) -> datetime.datetime:

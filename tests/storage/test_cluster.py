@@ -288,3 +288,27 @@ def test_a_batch_written_while_a_shard_is_down_fails_and_its_retry_counts_once(s
     finally:
         for store in stores:
             store.close()
+
+
+def test_retention_run_on_each_shard_forgets_old_rows_in_its_local_tables(shards):
+    from socialwatch.storage.retention import apply_retention, retention_plan
+
+    stores = [open_storage(cluster_url(server, "sw_retention")) for server in shards]
+    try:
+        for store in stores:
+            store.migrate()
+        old, new = school_events(0)[:40], school_events(1)[:40]
+        old = [(dataclasses.replace(e, time=T0 - datetime.timedelta(days=400)), f) for e, f in old]
+        stores[0].write(old + new)
+        now = T0 + datetime.timedelta(days=1)
+        for store in stores:  # the admin runs `socialwatch db retention` against every shard
+            plan = retention_plan(store, {"events": 90, "flags": 365}, now)
+            assert {step.action for step in plan} <= {"drop_partition", "delete_rows"}
+            apply_retention(store, plan)
+        rows = stores[1].query("SELECT school, count() AS n FROM {database}.events FINAL GROUP BY school")
+        assert rows == [{"school": SCHOOLS[1], "n": 40}]
+        assert stores[0].query("SELECT count() AS n FROM {database}.flags FINAL") == [
+            {"n": sum(1 for _, f in new if f)}]
+    finally:
+        for store in stores:
+            store.close()

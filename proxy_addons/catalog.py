@@ -13,6 +13,8 @@ CATALOG_FILE = pathlib.Path(__file__).with_name("platforms.toml")
 CATEGORIES = ("social", "blog", "forum", "file_sharing", "piracy")
 INTERCEPTED_CATEGORIES = frozenset({"social", "blog", "forum"})
 """Where students' words travel: only these platforms' web and API hosts are decrypted."""
+LOOKUP_CACHE_MAX = 65_536
+"""Most host names whose lookup is remembered; the memory is emptied when it is full."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class Catalog:
             self._prefixes += [(prefix, HostMatch(p.id, p.category, True)) for prefix in p.prefixes]
         # Only ICANN suffixes: "instagram.github.io" is somebody's page, not Instagram.
         self._psl = PublicSuffixList(only_icann=True)
+        self._lookups: dict[str, HostMatch | None] = {}
 
     @classmethod
     def load(cls, path: pathlib.Path = CATALOG_FILE) -> Catalog:
@@ -92,7 +95,18 @@ class Catalog:
         ])
 
     def lookup(self, host: str) -> HostMatch | None:
-        """The platform `host` belongs to, or None."""
+        """The platform `host` belongs to, or None (remembered per host name: the proxy asks at
+        every request and connection, and the public-suffix walk is the costly part)."""
+        try:
+            return self._lookups[host]
+        except KeyError:
+            pass
+        if len(self._lookups) >= LOOKUP_CACHE_MAX:
+            self._lookups.clear()  # bounded: hostile clients may send any number of names
+        match = self._lookups[host] = self._lookup(host)
+        return match
+
+    def _lookup(self, host: str) -> HostMatch | None:
         host = host.lower().rstrip(".")
         labels = host.split(".")
         for i in range(len(labels)):

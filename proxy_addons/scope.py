@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from socialwatch.proxy_addons.catalog import Catalog, HostMatch
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DISTRICT_CACHE_MAX = 65_536
+"""Most client addresses whose district membership is remembered; emptied when full."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,8 +43,20 @@ class DistrictScope:
         self.catalog = catalog
         self.forum_hosts = frozenset(h.lower().rstrip(".") for h in forum_hosts)
         """Hosts (and names under them) of forums to decrypt and recognise by request shape."""
+        self._district: dict[str, bool] = {}
 
     def is_district(self, client_ip: str) -> bool:
+        """Remembered per address: asked at every request (parsing the address is the costly part)."""
+        try:
+            return self._district[client_ip]
+        except KeyError:
+            pass
+        if len(self._district) >= DISTRICT_CACHE_MAX:
+            self._district.clear()
+        district = self._district[client_ip] = self._is_district(client_ip)
+        return district
+
+    def _is_district(self, client_ip: str) -> bool:
         try:
             address = ipaddress.ip_address(client_ip)
         except ValueError:

@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.net.http import url
 from prometheus_client import CollectorRegistry
 
 from socialwatch.classifier import Flag
@@ -24,7 +25,7 @@ from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
 from socialwatch.events import ActivityEvent, new_event_id, utcnow
 from socialwatch.pipeline import Pipeline, load_classifier
-from socialwatch.proxy_addons.bodies import BodySkipped, first_under, parse_body, string_values
+from socialwatch.proxy_addons.bodies import BodySkipped, first_of, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
 from socialwatch.proxy_addons.identity import Identity, IdentityResolver
 from socialwatch.proxy_addons.expiring import ExpiringSet
@@ -53,6 +54,8 @@ MAX_QUERY_FIELDS = 100
 """Query parameters read for text (only where a recognizer names them)."""
 MAX_FIELD_CHARS = 2048
 """Host and path longer than this are cut: they are metadata, not content."""
+HOST_CACHE_MAX = 65_536
+"""Most Host headers whose host name is remembered (emptied when full)."""
 
 
 class SocialWatch:
@@ -69,6 +72,10 @@ class SocialWatch:
         self.identity: IdentityResolver | None = None
         self._metrics_server = None
         self._review = None
+        self._activity_counters: dict[tuple[str, str, str], object] = {}
+        """metrics.activity's children by (platform, action, school): labels() is costly at every request."""
+        self._passthrough_counters: dict[str, object] = {}
+        """metrics.passthrough's children by reason."""
 
     def load(self, loader):
         loader.add_option(
@@ -203,7 +210,11 @@ class SocialWatch:
         if decision.passthrough_reason is None:
             return
         data.ignore_connection = True
-        self.metrics.passthrough.labels(reason=decision.passthrough_reason).inc()
+        counter = self._passthrough_counters.get(decision.passthrough_reason)
+        if counter is None:
+            counter = self._passthrough_counters[decision.passthrough_reason] = self.metrics.passthrough.labels(
+                reason=decision.passthrough_reason)
+        counter.inc()
         if decision.record_metadata:
             match = decision.match
             action = "media" if match.media else "connect"
@@ -226,8 +237,9 @@ class SocialWatch:
 
     def requestheaders(self, flow: http.HTTPFlow):
         request, client = flow.request, flow.client_conn.peername[0]
-        platform = self.scope.platform_for(client, request.pretty_host)
-        if platform is None and self.scope.may_identify(client, request.pretty_host, request.scheme):
+        host = _pretty_host(request)
+        platform = self.scope.platform_for(client, host)
+        if platform is None and self.scope.may_identify(client, host, request.scheme):
             platform = self.rules.identify(request.method, request.path.split("?", 1)[0])
         if platform is None:
             # Not ours: stream it through without buffering or reading it.
@@ -258,7 +270,7 @@ class SocialWatch:
                 self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
         flow.metadata[RECOGNITION] = self._recognize(flow, body)
         if body is not None:
-            handle = next(filter(None, (first_under(body, key) for key in HANDLE_FIELDS)), "")
+            handle = first_of(body, HANDLE_FIELDS)
             flow.metadata[POLICY] = (handle, string_values(body))
 
     def websocket_message(self, flow: http.HTTPFlow):
@@ -335,7 +347,7 @@ class SocialWatch:
             age_band=identity.age_band,
             policy=self._policy(device, identity, platform, recognition.action, handle, strings, recognition.text),
             platform=platform,
-            host=_clean(request.pretty_host),
+            host=_clean(_pretty_host(request)),
             method=_clean(request.method),
             path=_clean(request.path.split("?", 1)[0]),
             action=recognition.action,
@@ -367,7 +379,12 @@ class SocialWatch:
     def _submit(self, event: ActivityEvent) -> None:
         if self.pipeline is None:
             return
-        self.metrics.activity.labels(platform=event.platform, action=event.action, school=event.school).inc()
+        key = (event.platform, event.action, event.school)
+        counter = self._activity_counters.get(key)
+        if counter is None:
+            counter = self._activity_counters[key] = self.metrics.activity.labels(
+                platform=event.platform, action=event.action, school=event.school)
+        counter.inc()
         self.pipeline.submit(event)
 
 
@@ -376,6 +393,22 @@ def _body_size(message: http.Message) -> int:
         return len(message.raw_content)
     declared = message.headers.get("content-length", "")
     return int(declared) if declared.isdigit() else 0
+
+
+_hosts: dict[str, str] = {}
+
+
+def _pretty_host(request: http.Request) -> str:
+    """request.pretty_host, with the parse of the Host header (or :authority) remembered per value."""
+    authority = request.host_header
+    if not authority:
+        return request.host
+    host = _hosts.get(authority)
+    if host is None:
+        if len(_hosts) >= HOST_CACHE_MAX:
+            _hosts.clear()
+        host = _hosts[authority] = url.parse_authority(authority, check=False)[0]
+    return host
 
 
 def _clean(value: str) -> str:

@@ -25,7 +25,8 @@ import fcntl
 import io
 import os
 import pathlib
-import secrets
+
+from socialwatch.files import write_atomically
 
 from .lexicon import CATEGORIES, LexiconError
 from .normalize import normalize
@@ -134,7 +135,7 @@ def append_suppression(path: os.PathLike | str, suppression: Suppression) -> boo
         writer.writerow([getattr(row, name) for name in COLUMNS])
         if existing and not existing.endswith(b"\n"):
             existing += b"\n"
-        _replace(path, existing + out.getvalue().encode("utf-8"), mode)
+        write_atomically(path, existing + out.getvalue().encode("utf-8"), mode)
     return True
 
 
@@ -179,29 +180,3 @@ def _locked(lock_path: pathlib.Path):
         yield
     finally:
         os.close(fd)  # releases the lock
-
-
-def _replace(path: pathlib.Path, data: bytes, mode: int | None) -> None:
-    """Atomically make ``data`` the content of ``path``, keeping its permission bits."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        try:
-            if mode is not None:
-                os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

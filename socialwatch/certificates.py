@@ -48,6 +48,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from socialwatch.files import write_atomically
+
 CA_FILE = "mitmproxy-ca.pem"
 """Key and certificate(s): what mitmproxy loads."""
 KEY_P12 = "mitmproxy-ca.p12"
@@ -372,7 +374,7 @@ def rotate_ca(confdir: pathlib.Path, district: str, *, days: int = DEFAULT_DAYS,
     _install(directory, key, [certificate], retire=False, dhparam=False)
     rotation = {"created": now.isoformat(), "activate_after": (now + datetime.timedelta(days=overlap_days)).isoformat(),
                 "overlap_days": overlap_days}
-    _write(directory / ROTATION_FILE, (json.dumps(rotation, indent=2) + "\n").encode(), 0o644)
+    write_atomically(directory / ROTATION_FILE, (json.dumps(rotation, indent=2) + "\n").encode(), 0o644)
     return read_rotation(confdir)
 
 
@@ -433,12 +435,12 @@ def export_ca(confdir: pathlib.Path, out: pathlib.Path, formats: Sequence[str] =
     written = []
     for stem, ca in cas:
         if "pem" in formats:
-            written.append(_write(out / f"{stem}.pem", ca.certificate.public_bytes(serialization.Encoding.PEM), 0o644))
+            written.append(write_atomically(out / f"{stem}.pem", ca.certificate.public_bytes(serialization.Encoding.PEM), 0o644))
         if "der" in formats:
-            written.append(_write(out / f"{stem}.cer", ca.certificate.public_bytes(serialization.Encoding.DER), 0o644))
+            written.append(write_atomically(out / f"{stem}.cer", ca.certificate.public_bytes(serialization.Encoding.DER), 0o644))
     if "mobileconfig" in formats:
         profile = mobileconfig([ca.certificate for _, ca in cas], organization or _organization(current), identifier)
-        written.append(_write(out / "socialwatch-ca.mobileconfig", profile, 0o644))
+        written.append(write_atomically(out / "socialwatch-ca.mobileconfig", profile, 0o644))
     return written
 
 
@@ -493,12 +495,12 @@ def _install(directory: pathlib.Path, key, certificates: Sequence[x509.Certifica
                                 serialization.NoEncryption())
     cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
-    _write(directory / CERT_PEM, cert_pem, 0o644)
-    _write(directory / CERT_CER, cert_pem, 0o644)  # mitmproxy's .cer holds PEM too (for Android)
-    _write(directory / CERT_P12, pkcs12.serialize_key_and_certificates(
+    write_atomically(directory / CERT_PEM, cert_pem, 0o644)
+    write_atomically(directory / CERT_CER, cert_pem, 0o644)  # mitmproxy's .cer holds PEM too (for Android)
+    write_atomically(directory / CERT_P12, pkcs12.serialize_key_and_certificates(
         common_name(certificate).encode(), None, certificate, None, serialization.NoEncryption()), 0o644)
     (directory / KEY_P12).unlink(missing_ok=True)  # a stale copy of a replaced key (kept in previous/)
-    _write(directory / CA_FILE, key_pem + chain_pem, 0o600)
+    write_atomically(directory / CA_FILE, key_pem + chain_pem, 0o600)
     if dhparam:
         _ensure_dhparam(directory)
 
@@ -520,24 +522,9 @@ def _ensure_dhparam(confdir: pathlib.Path) -> None:
     if not (confdir / DHPARAM).exists():
         from mitmproxy.certs import DEFAULT_DHPARAM
 
-        _write(confdir / DHPARAM, DEFAULT_DHPARAM, 0o644)
+        write_atomically(confdir / DHPARAM, DEFAULT_DHPARAM, 0o644)
 
 
-def _write(path: pathlib.Path, data: bytes, mode: int) -> pathlib.Path:
-    """Write atomically (temporary file, fsync, rename) with exactly `mode`, whatever the umask."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    return path
 
 
 def _load_certificates(path: pathlib.Path) -> list[x509.Certificate]:

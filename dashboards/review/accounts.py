@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import re
-import tempfile
 import threading
 
 import argon2
+
+from socialwatch.files import write_atomically
 
 ROLES = ("counselor", "administrator", "it")
 """counselor: flags of their schools. administrator: every school, the audit log, suppressions and the
@@ -140,14 +140,4 @@ class AccountStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"accounts": [dataclasses.asdict(a) | {"schools": list(a.schools)}
                              for a in sorted(accounts.values(), key=lambda a: a.username)]}
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".accounts-")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, self.path)
-        except BaseException:
-            pathlib.Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(data, indent=2).encode("utf-8"), 0o600)

@@ -22,13 +22,13 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
-import os
 import pathlib
-import secrets
 import time
 from typing import TYPE_CHECKING
 
 from isc_dhcp_leases import IscDhcpLeases
+
+from socialwatch.files import secret_key_file
 
 if TYPE_CHECKING:
     from socialwatch.config import IdentityConfig
@@ -69,13 +69,7 @@ class Pseudonyms:
     """Keyed, stable pseudonyms. The key file is created (mode 0600) on first use."""
 
     def __init__(self, key_file: pathlib.Path):
-        key_file = key_file.expanduser()
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as f:
-                f.write(secrets.token_hex(32))
-        self._key = bytes.fromhex(key_file.read_text().strip())
+        self._key = secret_key_file(key_file)
 
     def of(self, key: str) -> str:
         return hmac.new(self._key, key.encode(), hashlib.sha256).hexdigest()[:20]

@@ -36,3 +36,14 @@ def write_atomically(path: pathlib.Path, data: bytes, mode: int | None = None) -
     finally:
         os.close(directory)
     return path
+
+
+def secret_key_file(path: pathlib.Path) -> bytes:
+    """The 32-byte key in `path` (hex), created with mode 0600 on first use."""
+    path = path.expanduser()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())

@@ -20,9 +20,6 @@ import functools
 import io
 import ipaddress
 import logging
-import pathlib
-import secrets
-import os
 import uuid
 
 import flask
@@ -31,6 +28,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from socialwatch.config import Config
+from socialwatch.files import secret_key_file
 from socialwatch.storage import Storage, StorageError
 
 from .accounts import Account, AccountStore
@@ -49,17 +47,6 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
 
 
-def secret_key(path: pathlib.Path) -> bytes:
-    """The key signing session cookies and CSRF tokens, created (mode 0600) on first use."""
-    path = path.expanduser()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as f:
-            f.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
-
-
 @dataclasses.dataclass
 class Services:
     """What the views use; one per application."""
@@ -76,7 +63,7 @@ def create_app(store: Storage, config: Config, accounts: AccountStore | None = N
     review = config.review
     app = flask.Flask(__name__)
     app.config.update(
-        SECRET_KEY=secret_key(review.secret_key_file),
+        SECRET_KEY=secret_key_file(review.secret_key_file),  # signs cookies and CSRF tokens
         SESSION_COOKIE_NAME="socialwatch_review",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=review.secure_cookies,
@@ -302,6 +289,11 @@ def load_flag(account: Account, flag_id: str) -> dict:
     return flag
 
 
+def flag_time(flag: dict) -> datetime.datetime:
+    """The flag's time as stored ("YYYY-MM-DD HH:MM:SS", UTC)."""
+    return datetime.datetime.strptime(flag["time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
+
+
 def highlighted(text: str, starts: list[int], ends: list[int]) -> list[tuple[str, int | None]]:
     """`text` cut into (segment, match number or None), so the template can mark each matched span."""
     segments, at = [], 0
@@ -321,7 +313,7 @@ def highlighted(text: str, starts: list[int], ends: list[int]) -> list[tuple[str
 def _detail(account: Account, flag: dict, person=None, reason: str = ""):
     q = services().queries
     config = services().config
-    when = datetime.datetime.strptime(flag["time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
+    when = flag_time(flag)
     reviewers = [a for a in services().accounts.all()
                  if a.role in REVIEWER_ROLES and a.may_see(flag["school"])]
     matches = [dict(zip(("phrase", "subcategory", "severity", "weight", "start", "end"), values)) for values in zip(
@@ -447,7 +439,7 @@ def report(account: Account, flag_id: str):
     flag = load_flag(account, flag_id)
     q = services().queries
     q.audit(account.username, "export", flag["flag_id"], "printed the case report (HTML)")
-    when = datetime.datetime.strptime(flag["time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.UTC)
+    when = flag_time(flag)
     return flask.render_template(
         "report.html.j2", flag=flag, segments=highlighted(flag["text"], flag["match_start"], flag["match_end"]),
         timeline=q.timeline(flag["flag_id"]),

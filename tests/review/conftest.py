@@ -9,13 +9,7 @@ from support.review_site import start_review_site
 @pytest.fixture
 def site(clickhouse_server, tmp_path):
     """A review application over its own fresh database on the ClickHouse server."""
-    store = open_storage(clickhouse_server.url_for(f"review_{uuid.uuid4().hex[:12]}"))
-    running = start_review_site(store, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
-        store.close()
+    yield from _site_over(clickhouse_server.url_for(f"review_{uuid.uuid4().hex[:12]}"), tmp_path)
 
 
 @pytest.fixture(params=["clickhouse", "chdb"])
@@ -25,6 +19,10 @@ def any_site(request, tmp_path):
         url = request.getfixturevalue("clickhouse_server").url_for(f"review_{uuid.uuid4().hex[:12]}")
     else:
         url = f"chdb:{tmp_path / 'chdb'}"
+    yield from _site_over(url, tmp_path)
+
+
+def _site_over(url: str, tmp_path):
     store = open_storage(url)
     running = start_review_site(store, tmp_path)
     try:

@@ -22,7 +22,7 @@ import datetime
 import flask
 
 from .accounts import Account
-from .app import _csv_response, requires, services
+from .app import _csv_response, parse_moment, requires, services
 
 blueprint = flask.Blueprint("activity", __name__, template_folder="templates")
 
@@ -84,30 +84,15 @@ def _text(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _moment(value: str, *, end: bool) -> datetime.datetime | None:
-    """``YYYY-MM-DD`` (the whole day: its start, or the next day's start when `end`) or ``YYYY-MM-DDTHH:MM``, UTC."""
-    value = value.strip()
-    if not value:
-        return None
-    for form, whole_day in (("%Y-%m-%d", True), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d %H:%M", False),
-                            ("%Y-%m-%dT%H:%M:%S", False)):
-        try:
-            moment = datetime.datetime.strptime(value, form).replace(tzinfo=datetime.UTC)
-        except ValueError:
-            continue
-        return moment + datetime.timedelta(days=1) if whole_day and end else moment
-    flask.abort(400)
-
-
 def activity_filter(values) -> ActivityFilter:
-    since = _moment(values.get("since", "")[:32], end=False)
+    since = parse_moment(values.get("since", ""))
     if since is None:
         since = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=DEFAULT_DAYS)).replace(
             minute=0, second=0, microsecond=0)
     per = values.get("per", "day")
     return ActivityFilter(school=values.get("school", "")[:200], platform=values.get("platform", "")[:64],
                           action=values.get("action", "")[:64], since=since,
-                          until=_moment(values.get("until", "")[:32], end=True), per=per if per in PERIODS else "day")
+                          until=parse_moment(values.get("until", ""), end=True), per=per if per in PERIODS else "day")
 
 
 def _form_values(flt: ActivityFilter) -> dict:

@@ -208,11 +208,20 @@ def home(account: Account):
 
 # --- the queue -----------------------------------------------------------------------------------
 
-def _date(value: str) -> datetime.datetime | None:
-    try:
-        return datetime.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=datetime.UTC) if value else None
-    except ValueError:
-        flask.abort(400)
+def parse_moment(value: str, *, end: bool = False) -> datetime.datetime | None:
+    """``YYYY-MM-DD`` (the whole day: its start, or the next day's start when `end`) or
+    ``YYYY-MM-DDTHH:MM[:SS]``, UTC; None when empty; 400 when it is neither."""
+    value = value.strip()[:32]
+    if not value:
+        return None
+    for form, whole_day in (("%Y-%m-%d", True), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d %H:%M", False),
+                            ("%Y-%m-%dT%H:%M:%S", False)):
+        try:
+            moment = datetime.datetime.strptime(value, form).replace(tzinfo=datetime.UTC)
+        except ValueError:
+            continue
+        return moment + datetime.timedelta(days=1) if whole_day and end else moment
+    flask.abort(400)
 
 
 def queue_filter(args) -> QueueFilter:
@@ -221,12 +230,11 @@ def queue_filter(args) -> QueueFilter:
         return value if value in allowed else ""
 
     status = args.get("status", "open")
-    until = _date(args.get("until", ""))
     return QueueFilter(
         category=choice("category", CATEGORIES), severity=choice("severity", SEVERITY_RANKS),
         status=status if status in (*STATUSES, "open", "all") else "open",
         school=args.get("school", "")[:200], platform=args.get("platform", "")[:64],
-        since=_date(args.get("since", "")), until=until + datetime.timedelta(days=1) if until else None)
+        since=parse_moment(args.get("since", "")), until=parse_moment(args.get("until", ""), end=True))
 
 
 @views.get("/queue")
@@ -483,7 +491,7 @@ def _spreadsheet_safe(value: str) -> str:
 @requires("administrator")
 def audit(account: Account):
     args = flask.request.args
-    since = _date(args.get("since", ""))
+    since = parse_moment(args.get("since", ""))
     entries = services().queries.audit_entries(actor=args.get("actor", "")[:64], action=args.get("action", "")[:64],
                                                since=since)
     services().queries.audit(account.username, "view_audit", "audit_log", f"browsed the audit log ({len(entries)} rows)")
@@ -495,7 +503,7 @@ def audit(account: Account):
 def audit_csv(account: Account):
     args = flask.request.args
     entries = services().queries.audit_entries(actor=args.get("actor", "")[:64], action=args.get("action", "")[:64],
-                                               since=_date(args.get("since", "")), limit=100_000)
+                                               since=parse_moment(args.get("since", "")), limit=100_000)
     services().queries.audit(account.username, "export_audit", "audit_log", f"exported {len(entries)} audit rows (CSV)")
     rows = [("time", "actor", "action", "object", "detail")]
     rows += [(e["time"], e["actor"], e["action"], e["object"], e["detail"]) for e in entries]

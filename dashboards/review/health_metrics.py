@@ -44,7 +44,7 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 
 from socialwatch.storage import Storage, StorageError
 
-from .queries import OPEN_STATUSES, SEVERITY_RANKS
+from .queries import OPEN_STATUSES, SEVERITY_RANKS, status_of_flags
 
 log = logging.getLogger("socialwatch.review")
 
@@ -75,10 +75,7 @@ _OPEN_SQL = f"""
         FROM {{database}}.flags FINAL
         WHERE time >= {{since:DateTime('UTC')}}
     ) AS recent_flags ANY LEFT JOIN (
-        SELECT flag_id, argMax(status, sequence) AS current_status
-        FROM {{database}}.review_actions FINAL
-        WHERE status != '' AND time >= {{actions_since:DateTime('UTC')}}
-        GROUP BY flag_id
+        {status_of_flags("time >= {actions_since:DateTime('UTC')}")}
     ) AS statuses USING flag_id
     WHERE has({{open:Array(String)}}, if(current_status = '', 'new', current_status))
     GROUP BY severity, age_bucket, unacknowledged"""

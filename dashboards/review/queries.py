@@ -24,7 +24,7 @@ CATEGORIES = ("self_harm", "violence", "bullying", "impersonation", "pii")
 _RANK = "transform(severity, ['low', 'medium', 'high', 'critical'], [1, 2, 3, 4], 0)"
 
 
-def _status_of_flags(condition: str = "1") -> str:
+def status_of_flags(condition: str = "1") -> str:
     """Each flag's current status, from the review actions that match `condition`."""
     return f"""
     SELECT flag_id, argMax(status, sequence) AS current_status
@@ -136,7 +136,7 @@ class ReviewQueries:
             FROM (
                 SELECT {columns}, current_status FROM (
                     SELECT * FROM {{database}}.flags FINAL {prewhere_clause} WHERE {conditions}
-                ) AS scoped ANY LEFT JOIN ({_status_of_flags(actions)}) AS statuses USING flag_id
+                ) AS scoped ANY LEFT JOIN ({status_of_flags(actions)}) AS statuses USING flag_id
             ) AS with_status ANY LEFT JOIN ({_assignee_of_flags(actions)}) AS assignees USING flag_id"""
 
     def queue(self, scope: Scope, flt: QueueFilter, limit: int = 50, offset: int = 0) -> list[QueueItem]:

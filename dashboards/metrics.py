@@ -67,6 +67,11 @@ class Metrics:
         self.rows_written = Counter(
             "socialwatch_storage_rows_written", "Rows written to storage, by table.", ["table"], registry=registry,
         )
+        self.rows_already_stored = Counter(
+            "socialwatch_storage_rows_already_stored",
+            "Rows of a retried or replayed batch found already stored (an earlier attempt landed), not written again.",
+            ["table"], registry=registry,
+        )
         self.insert_errors = Counter(
             "socialwatch_storage_insert_errors", "Failed batch inserts (each is retried).", registry=registry,
         )

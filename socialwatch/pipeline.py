@@ -315,7 +315,7 @@ class Pipeline:
         delay = RETRY_FIRST_DELAY
         failures = 0
         while True:
-            if self._write_once(batch):
+            if self._write_once(batch, maybe_stored=failures > 0):
                 return True
             failures += 1
             if self._stopping.is_set() or (attempts is not None and failures > attempts):
@@ -323,21 +323,31 @@ class Pipeline:
             self.metrics.insert_retries.inc()
             log.warning("socialwatch: writing %d events failed, retrying in %.1fs", len(batch), delay)
             if self._stopping.wait(delay):
-                return self._write_once(batch)
+                return self._write_once(batch, maybe_stored=True)
             delay = min(delay * 2, RETRY_MAX_DELAY)
 
-    def _write_once(self, batch: Batch) -> bool:
+    def _write_once(self, batch: Batch, maybe_stored: bool) -> bool:
+        """One attempt. After a failed one the batch may be stored in part (the answer to
+        an insert can be lost), so only its missing rows are written: no copy reaches
+        the rollups."""
         started = time.perf_counter()
+        flags = sum(len(event_flags) for _, event_flags in batch)
         try:
-            self.storage.write(batch)
+            if maybe_stored:
+                events_written, flags_written = self.storage.write_missing(batch)
+            else:
+                self.storage.write(batch)
+                events_written, flags_written = len(batch), flags
         except StorageError as e:
             self.metrics.insert_errors.inc()
             log.debug("socialwatch: insert failed: %s", e)
             self._last_error = e
             return False
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
-        self.metrics.rows_written.labels(table="events").inc(len(batch))
-        self.metrics.rows_written.labels(table="flags").inc(sum(len(flags) for _, flags in batch))
+        self.metrics.rows_written.labels(table="events").inc(events_written)
+        self.metrics.rows_written.labels(table="flags").inc(flags_written)
+        self.metrics.rows_already_stored.labels(table="events").inc(len(batch) - events_written)
+        self.metrics.rows_already_stored.labels(table="flags").inc(flags - flags_written)
         return True
 
     # -- the spool -----------------------------------------------------------
@@ -376,7 +386,7 @@ class Pipeline:
             except (ValueError, KeyError, TypeError) as e:
                 self.spool.quarantine(record, f"undecodable record ({e})")
                 continue
-            if not self._write_once(batch):
+            if not self._write_once(batch, maybe_stored=True):  # a crash may have come after its insert
                 self.metrics.insert_retries.inc()
                 self._replay_at = time.monotonic() + self._replay_delay
                 self._replay_delay = min(self._replay_delay * 2, RETRY_MAX_DELAY)

@@ -66,6 +66,18 @@ def test_rollups_count_activity_and_flags_per_hour_school_platform_and_action(st
     ]
 
 
+def test_a_batch_written_again_after_an_unknown_outcome_is_counted_once_in_the_rollups(store):
+    """The writer retries and replays with write_missing: a first attempt that landed
+    (its answer lost) leaves nothing for the retry to add, so the views see each row once."""
+    batch = [(event(1, "north", "instagram", "comment", "i want to die"), [FLAG]),
+             (event(2, "north", "instagram", "comment"), [])]
+    store.write(batch)
+    assert store.write_missing(batch) == (0, 0)
+    [activity] = store.query("SELECT sum(events) AS events, sum(flagged) AS flagged FROM {database}.activity_hourly")
+    [flags] = store.query("SELECT sum(flags) AS flags FROM {database}.flags_hourly")
+    assert (activity["events"], activity["flagged"], flags["flags"]) == (2, 1, 1)
+
+
 def test_rollups_hold_no_text_device_or_user(store):
     store.write([(event(1, "north", "instagram", "comment", "i want to die"), [FLAG])])
     for table in ("activity_hourly", "flags_hourly"):

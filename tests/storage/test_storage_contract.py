@@ -164,6 +164,22 @@ def test_text_is_stored_only_in_flags_and_only_for_flagged_events(migrated):
     assert holding_flagged_text == ["flags"]
 
 
+def test_a_batch_written_again_after_an_unknown_outcome_adds_only_its_missing_rows(migrated):
+    """write_missing: what the writer uses for a retry or a spool replay. The first
+    attempt stored the events and lost the flags (not atomic across the two tables)."""
+    migrated.write([(FLAGGED, [BULLYING])])  # one event of two, one of its two flags
+    assert migrated.write_missing(BATCH) == (1, 1)
+    assert migrated.write_missing(BATCH) == (0, 0)
+    [raw] = migrated.query("SELECT count() AS events FROM {database}.events")
+    [flags] = migrated.query("SELECT count() AS flags FROM {database}.flags")
+    assert (raw["events"], flags["flags"]) == (2, 2)
+
+
+def test_write_missing_writes_a_batch_nothing_of_which_is_stored(migrated):
+    assert migrated.write_missing(BATCH) == (2, 2)
+    assert migrated.query("SELECT count() AS n FROM {database}.events") == [{"n": 2}]
+
+
 def test_a_retried_batch_is_seen_once(migrated):
     migrated.write(BATCH)
     migrated.write(BATCH)

@@ -56,6 +56,11 @@ class SlowAfterInsert:
         self.storage.write(batch)
         time.sleep(self.pause)
 
+    def write_missing(self, batch):
+        written = self.storage.write_missing(batch)
+        time.sleep(self.pause)
+        return written
+
     def __getattr__(self, name):
         return getattr(self.storage, name)
 

@@ -130,7 +130,8 @@ class Table:
 
 def list_tables(storage) -> list[Table]:
     """The storage's tables worth keeping: every table of its database but schema_migrations
-    (migrate() writes it), and every table its materialized views write to (rollups)."""
+    and schema_features (migrate() writes them), and every table its materialized views
+    write to (rollups)."""
     database = storage.database
     rows = storage.query(
         "SELECT database, name, engine, create_table_query FROM system.tables"
@@ -142,7 +143,8 @@ def list_tables(storage) -> list[Table]:
             if match:
                 targets.add((match.group(1), match.group(2)))
     tables = [Table(database, row["name"], "derived" if (database, row["name"]) in targets else "source", [])
-              for row in rows if row["engine"] not in ("MaterializedView", "View") and row["name"] != "schema_migrations"]
+              for row in rows if row["engine"] not in ("MaterializedView", "View")
+              and row["name"] not in ("schema_migrations", "schema_features")]
     known = {(t.database, t.name) for t in tables}
     for db, name in sorted(targets - known):
         exists = storage.query("SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}",

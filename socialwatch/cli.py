@@ -337,9 +337,11 @@ def _db_status(args: argparse.Namespace) -> int:
     storage = open_storage(config.storage.url)
     try:
         version, pending = storage.schema_status()
+        features = storage.server_features()
     finally:
         storage.close()
     print(f"{redact_url(config.storage.url)}: schema version {version}")
+    print(f"server features: {', '.join(sorted(features)) or 'none'}")
     for name in pending:
         print(f"pending: {name}")
     return 0

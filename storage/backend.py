@@ -11,6 +11,7 @@ import abc
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import importlib.resources
 import re
 import threading
@@ -22,6 +23,8 @@ from socialwatch.classifier.flags import Flag
 
 from socialwatch.events import ActivityEvent
 
+from .features import FEATURES, detect_features
+
 DEFAULT_DATABASE = "socialwatch"
 
 _DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -31,6 +34,8 @@ _LOOKUP_CHUNK = 2000
 """Ids per lookup of ``write_missing``: about 90 kB of SQL, well under 18.16's 256 kB max_query_size."""
 
 _MIGRATION_FILE = re.compile(r"(\d{4})_(\w+)\.sql")
+_REQUIRES = re.compile(r"--\s*requires:\s*(\w+)")
+_REQUIRES_MARK = "\0requires "
 
 EVENT_COLUMNS = (
     "event_id", "time", "device", "person", "platform", "host", "method", "path",
@@ -89,19 +94,44 @@ class Migration:
     name: str
     sql: str
 
-    def statements(self, database: str, cluster: str | None = None, replicated: bool = False) -> list[str]:
-        """The statements of the file, comment lines dropped, for ``database``; with
+    def statements(self, database: str, cluster: str | None = None, replicated: bool = False,
+                   feature: str | None = None) -> list[str]:
+        """The statements of the file for ``database``: those gated on `feature` by a
+        ``-- requires: FEATURE`` line, or the ungated ones when `feature` is None; with
         `cluster`, rewritten for one shard of that cluster (storage/cluster.py)."""
-        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
-        text = "\n".join(lines).replace("{database}", database)
-        statements = [statement.strip() for statement in text.split(";") if statement.strip()]
-        for statement in statements:
-            if statement.replace("''", "").count("'") % 2:
-                raise StorageError(f"migration {self.name}: a ';' inside a quoted string splits a statement")
+        statements = [text for required, text in self._parsed(database) if required == feature]
         if cluster is not None:
             from .cluster import cluster_statements
             return cluster_statements(statements, database, cluster, self.name, replicated)
         return statements
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The server features some of its statements require."""
+        return frozenset(required for required, _ in self._parsed("database") if required is not None)
+
+    def _parsed(self, database: str) -> list[tuple[str | None, str]]:
+        """(required feature or None, statement) in file order, comment lines dropped."""
+        lines = []
+        for line in self.sql.splitlines():
+            if requires := _REQUIRES.fullmatch(line.strip()):
+                lines.append(_REQUIRES_MARK + requires.group(1))
+            elif not line.lstrip().startswith("--"):
+                lines.append(line)
+        parsed = []
+        for chunk in "\n".join(lines).replace("{database}", database).split(";"):
+            required = [line.removeprefix(_REQUIRES_MARK) for line in chunk.splitlines()
+                        if line.startswith(_REQUIRES_MARK)]
+            text = "\n".join(line for line in chunk.splitlines() if not line.startswith(_REQUIRES_MARK)).strip()
+            if len(required) > 1 or required and not text:
+                raise StorageError(f"migration {self.name}: one '-- requires:' line per statement, before it")
+            if required and required[0] not in FEATURES:
+                raise StorageError(f"migration {self.name}: unknown server feature {required[0]!r}")
+            if text.replace("''", "").count("'") % 2:
+                raise StorageError(f"migration {self.name}: a ';' inside a quoted string splits a statement")
+            if text:
+                parsed.append((required[0] if required else None, text))
+        return parsed
 
 
 def load_migrations() -> list[Migration]:
@@ -151,6 +181,14 @@ def flag_row(event: ActivityEvent, flag: Flag) -> tuple:
         [m.severity for m in matches], [float(m.weight) for m in matches],
         [m.start for m in matches], [m.end for m in matches],
     )
+
+
+def dedup_token(table: str, ids: Sequence[uuid.UUID]) -> str:
+    """The insert's name for servers with ``insert_deduplication_token``: the same rows, the same name."""
+    digest = hashlib.sha256(table.encode())
+    for row_id in ids:
+        digest.update(row_id.bytes)
+    return digest.hexdigest()
 
 
 def flag_id(event_id: uuid.UUID, category: str) -> uuid.UUID:
@@ -213,9 +251,12 @@ class Storage(abc.ABC):
         self._secrets = [secret for secret in secrets if secret]
         self._lock = threading.Lock()
         self._closed = False
+        self._features: frozenset[str] | None = None
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in order; return their names ([] when up to date)."""
+        """Apply pending migrations in order, then the statements gated on a feature the
+        server has and which have not run yet (also after a server upgrade); return what
+        was applied, ``name`` or ``name (feature)`` ([] when up to date)."""
         with self._using("migrate"):
             applied_versions = self._applied_versions()
             applied = []
@@ -224,18 +265,35 @@ class Storage(abc.ABC):
                     continue
                 for statement in migration.statements(self.database, self.cluster, self.replicated):
                     self._execute(statement)
-                now = datetime.datetime.now(datetime.UTC)
                 self._insert("schema_migrations", ("version", "name", "applied_at"),
-                             [(migration.version, migration.name, now)])
+                             [(migration.version, migration.name, datetime.datetime.now(datetime.UTC))])
                 applied.append(migration.name)
+            self._features = detect_features(lambda sql: self._select(sql, {}))
+            for migration, feature in self._pending_features():
+                for statement in migration.statements(self.database, self.cluster, self.replicated, feature):
+                    self._execute(statement)
+                self._insert("schema_features", ("version", "feature", "applied_at"),
+                             [(migration.version, feature, datetime.datetime.now(datetime.UTC))])
+                applied.append(f"{migration.name} ({feature})")
             return applied
 
     def schema_status(self) -> tuple[int, list[str]]:
-        """(highest applied version or 0, names of pending migrations)."""
+        """(highest applied version or 0, names of pending migrations and ``name (feature)``
+        of gated statements the server could run but has not)."""
         with self._using("schema status"):
             applied_versions = self._applied_versions()
             pending = [m.name for m in load_migrations() if m.version not in applied_versions]
+            self._features = detect_features(lambda sql: self._select(sql, {}))
+            if not pending:
+                pending = [f"{migration.name} ({feature})" for migration, feature in self._pending_features()]
             return max(applied_versions, default=0), pending
+
+    def server_features(self) -> frozenset[str]:
+        """The storage/features.py features of the server, asked once."""
+        with self._using("server features"):
+            if self._features is None:
+                self._features = detect_features(lambda sql: self._select(sql, {}))
+            return self._features
 
     def write(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> None:
         """Insert every event into ``events`` and each of its flags into ``flags``.
@@ -245,10 +303,7 @@ class Storage(abc.ABC):
         """
         with self._using("write"):
             flags = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
-            if batch:
-                self._insert_columns("events", EVENT_COLUMNS, event_columns(batch))
-            if flags:
-                self._insert("flags", FLAG_COLUMNS, flags)
+            self._write_rows(batch, flags)
 
     def write_missing(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> tuple[int, int]:
         """Write a batch an earlier attempt may have stored, in whole or in part: only the
@@ -269,11 +324,27 @@ class Storage(abc.ABC):
             rows = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
             stored = self._stored_ids("flags", "flag_id", "category", [(row[0], row[10]) for row in rows], span)
             flags = [row for row in rows if row[0] not in stored]
-            if events:
-                self._insert_columns("events", EVENT_COLUMNS, event_columns(events))
-            if flags:
-                self._insert("flags", FLAG_COLUMNS, flags)
+            self._write_rows(events, flags)
             return len(events), len(flags)
+
+    def _write_rows(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]], flags: list[tuple]) -> None:
+        """Insert the events of `batch` and the flag rows, each insert named by its ids where
+        the server takes a deduplication token (a re-sent block is then dropped, not stored)."""
+        named = "dedup_token" in self._known_features()
+        if batch:
+            token = dedup_token("events", [event.event_id for event, _ in batch]) if named else None
+            self._insert_columns("events", EVENT_COLUMNS, event_columns(batch), token)
+        if flags:
+            token = dedup_token("flags", [row[0] for row in flags]) if named else None
+            self._insert("flags", FLAG_COLUMNS, flags, token)
+
+    def _known_features(self) -> frozenset[str]:
+        if self._features is None:
+            try:
+                self._features = detect_features(lambda sql: self._select(sql, {}))
+            except Exception:  # a server that will not say is treated as having none
+                self._features = frozenset()
+        return self._features
 
     def _stored_ids(self, table: str, id_column: str, key_column: str,
                     wanted: Sequence[tuple[uuid.UUID, str]], span: dict) -> set[uuid.UUID]:
@@ -320,13 +391,23 @@ class Storage(abc.ABC):
                 self._closed = True
                 self._close()
 
+    def _pending_features(self) -> list[tuple[Migration, str]]:
+        """(applied migration, feature) whose gated statements the server can run and has not."""
+        applied_versions = self._applied_versions()
+        done = set()
+        if self._has_table("schema_features"):
+            done = {(row["version"], row["feature"]) for row in
+                    self._select(f"SELECT version, feature FROM {self.database}.schema_features", {})}
+        return [(migration, feature) for migration in load_migrations() if migration.version in applied_versions
+                for feature in sorted(migration.features & self._features) if (migration.version, feature) not in done]
+
+    def _has_table(self, table: str) -> bool:
+        [row] = self._select("SELECT count() AS n FROM system.tables WHERE database = {database:String}"
+                             " AND name = {table:String}", {"database": self.database, "table": table})
+        return bool(row["n"])
+
     def _applied_versions(self) -> set[int]:
-        exists = self._select(
-            "SELECT count() AS n FROM system.tables"
-            " WHERE database = {database:String} AND name = 'schema_migrations'",
-            {"database": self.database},
-        )
-        if not exists[0]["n"]:
+        if not self._has_table("schema_migrations"):
             return set()
         rows = self._select(f"SELECT version FROM {self.database}.schema_migrations", {})
         return {row["version"] for row in rows}
@@ -355,13 +436,14 @@ class Storage(abc.ABC):
     def _select(self, sql: str, params: dict) -> list[dict]:
         """Run one SELECT with ``{name:Type}`` placeholders filled from ``params``."""
 
-    @abc.abstractmethod
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple], dedup_token: str | None = None) -> None:
         """Insert rows of Python values into ``database.table`` without SQL text for data."""
+        self._insert_columns(table, columns, [list(column) for column in zip(*rows)], dedup_token)
 
-    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list]) -> None:
-        """Insert rows given as columns; backends that send columns override this."""
-        self._insert(table, names, list(zip(*columns)))
+    @abc.abstractmethod
+    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
+                        dedup_token: str | None = None) -> None:
+        """Insert rows given as columns, with ``insert_deduplication_token`` when given."""
 
     @abc.abstractmethod
     def _close(self) -> None:

@@ -21,6 +21,7 @@ from chdb import session
 
 from .backend import DEFAULT_DATABASE, Storage, StorageError
 
+_HEX = re.compile(r"[0-9a-f]{64}")
 _FLOAT_TYPE = re.compile(r"(?:(?:Array|Nullable)\()*Float(?:32|64)\)*")
 _ESCAPES = str.maketrans({
     "\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0", "\b": "\\b", "\f": "\\f",
@@ -55,15 +56,15 @@ class ChdbStorage(Storage):
                 row[name] = _as_float(row[name])
         return rows
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        self._insert_columns(table, columns, [list(column) for column in zip(*rows)])
-
-    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list]) -> None:
+    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
+                        dedup_token: str | None = None) -> None:
         # The data travels as one JSONCompactColumns document next to the statement, never
         # inside it: one json.dumps of a few lists is far cheaper than a dict per row.
         payload = json.dumps([_json_column(column) for column in columns], ensure_ascii=False)
-        with self._session.send_insert(f"INSERT INTO {self.database}.{table} ({', '.join(names)})",
-                                       "JSONCompactColumns") as inserter:
+        statement = f"INSERT INTO {self.database}.{table} ({', '.join(names)})"
+        if dedup_token is not None:  # our own hex digest (backend.dedup_token), safe to inline
+            statement += f" SETTINGS insert_deduplication_token = '{_HEX.fullmatch(dedup_token).group()}'"
+        with self._session.send_insert(statement, "JSONCompactColumns") as inserter:
             inserter.append(payload)
             inserter.finish()
 

@@ -33,7 +33,7 @@ class ClickHouseNativeStorage(Storage):
         super().__init__(url, parts.path.lstrip("/") or DEFAULT_DATABASE,
                          secrets=(password, urllib.parse.unquote(password)))
         parts, self.cluster, self.replicated = _without_cluster(parts)
-        self._insert_settings = {"insert_distributed_sync": 1} if self.cluster else None
+        self._insert_settings = {"insert_distributed_sync": 1} if self.cluster else {}
         # Connect to the server's default database: ours does not exist until
         # migrate() creates it, and all our SQL names it explicitly.
         self._client = Client.from_url(parts._replace(path="").geturl())
@@ -46,13 +46,14 @@ class ClickHouseNativeStorage(Storage):
         names = [name for name, _type in columns]
         return [dict(zip(names, map(_plain, row))) for row in rows]
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        self._insert_columns(table, columns, [list(column) for column in zip(*rows)])
-
-    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list]) -> None:
+    def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
+                        dedup_token: str | None = None) -> None:
         # Columnar: the driver packs each column at once instead of walking the rows.
+        settings = dict(self._insert_settings)
+        if dedup_token is not None:
+            settings["insert_deduplication_token"] = dedup_token
         self._client.execute(f"INSERT INTO {self.database}.{table} ({', '.join(names)}) VALUES",
-                             columns, columnar=True, settings=self._insert_settings)
+                             columns, columnar=True, settings=settings or None)
 
     def _close(self) -> None:
         self._client.disconnect()

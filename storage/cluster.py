@@ -12,7 +12,10 @@ is connected to, rewritten by ``cluster_statements``:
   sum the shards at read time;
 - ``INSERT ... SELECT`` (migration 0005's one-off copy) runs per shard on ``_local``
   tables; ``ALTER TABLE T`` alters ``T_local``, then the Distributed ``T``;
-- ``schema_migrations`` stays a plain local table: each shard records its own schema;
+- ``ALTER`` of storage alone (a ``CODEC``, ``MODIFY SETTING``) goes to ``T_local`` only: a
+  Distributed table stores nothing;
+- ``schema_migrations`` and ``schema_features`` stay plain local tables: each shard records
+  its own schema;
 - with ``replicated=1`` in the url as well, the ``_local`` tables are ``Replicated*MergeTree``
   (ZooKeeper path ``/clickhouse/tables/{shard}/<database>/<table>``, replica ``{replica}``,
   both macros of the server's config). Untested: no ZooKeeper where the tests run.
@@ -44,7 +47,7 @@ SHARDING_KEYS = {
 }
 """Sharding key of each Distributed table; a new table needs an entry here."""
 
-LOCAL_ONLY_TABLES = {"schema_migrations"}
+LOCAL_ONLY_TABLES = {"schema_migrations", "schema_features"}
 LOCAL_SUFFIX = "_local"
 
 _CREATE_DATABASE = re.compile(r"CREATE DATABASE IF NOT EXISTS \w+", re.ASCII)
@@ -52,6 +55,7 @@ _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re
 _CREATE_VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) ", re.ASCII)
 _INSERT = re.compile(r"INSERT INTO ", re.ASCII)
 _ALTER = re.compile(r"ALTER TABLE (\w+)\.(\w+)\s", re.ASCII)
+_STORAGE_ONLY_ALTER = re.compile(r"\bCODEC\(|\bMODIFY SETTING\b", re.ASCII)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^()]*)\))?(?=\s|$)", re.ASCII)
 
 
@@ -108,7 +112,8 @@ def cluster_statements(statements: list[str], database: str, cluster: str, migra
             # The local table first: the Distributed table's columns must exist on every
             # shard before it names them in the queries it forwards.
             result.append(qualified.sub(local, statement, count=1))
-            result.append(statement)
+            if not _STORAGE_ONLY_ALTER.search(statement):
+                result.append(statement)
         else:
             raise StorageError(f"migration {migration}: no cluster form for the statement "
                                f"{statement.split(chr(10))[0]!r}; add one in storage/cluster.py")

@@ -11,7 +11,7 @@ Per table, everything whose ``time`` is older than ``now - days`` goes:
 - the rows before the cutoff in the month that straddles it are deleted with a
   mutation (``ALTER TABLE ... DELETE WHERE time < cutoff``), which the server
   carries out in the background (at once on chDB);
-- on servers that have TTL (19.6 and later, chDB), the table also gets
+- on servers that have TTL (19.6 and later, chDB; storage/features.py), the table also gets
   ``TTL time + INTERVAL days DAY``, so merges remove expired rows between runs.
   ClickHouse 18.16 has no TTL: there, run ``socialwatch db retention`` daily.
 """
@@ -50,18 +50,12 @@ class RetentionStep:
         return f"{self.table}: set TTL time + INTERVAL {self.days} DAY"
 
 
-def server_has_ttl(store: Storage) -> bool:
-    [row] = store.query("SELECT version() AS v")
-    major, minor = (int(part) for part in row["v"].split(".")[:2])
-    return (major, minor) >= (19, 6)
-
-
 def retention_plan(store: Storage, days_by_table: dict[str, int | None], now: datetime.datetime) -> list[RetentionStep]:
     """What retention would remove now; nothing is changed."""
     if now.utcoffset() is None:
         raise StorageError("retention: now must be timezone-aware")
     steps = []
-    ttl = server_has_ttl(store)
+    ttl = "ttl" in store.server_features()
     for table, days in days_by_table.items():
         if table not in RETAINED_TABLES:
             raise StorageError(f"retention: unknown table {table!r}")

@@ -60,6 +60,8 @@ def test_db_migrate_is_idempotent_and_status_shows_the_version(tmp_path):
     status = socialwatch("db", "status", "--storage-url", url)
     latest = max(migration.version for migration in load_migrations())
     assert f"schema version {latest}" in status.stdout and "pending" not in status.stdout
+    assert "server features: codecs, dedup_token, dedup_window, low_cardinality, ttl" in status.stdout
+    assert "0006_server_features (low_cardinality)" in first.stdout
 
 
 def test_platforms_lookup_prints_one_line_per_host():

@@ -42,16 +42,21 @@ REVOKE ALL ON *.* FROM socialwatch_role_dashboards;
 GRANT ALL ON socialwatch.* TO socialwatch_role_admin;
 GRANT ALL ON socialwatch_dashboards.* TO socialwatch_role_admin;
 
--- socialwatch run and socialwatch sensor: insert events and flags, and read schema_migrations,
--- which migrate() does at start-up to find the schema up to date. Nothing else: the writer
--- cannot read what it wrote.
+-- socialwatch run and socialwatch sensor: insert events and flags; read schema_migrations and
+-- schema_features, which migrate() does at start-up to find the schema up to date; and read
+-- the ids (with the sort-key columns that find them) of events and flags, which a retry or a
+-- spool replay looks up to write only what is not stored yet. Nothing else: the writer
+-- cannot read what students wrote, nor who did what.
 GRANT INSERT ON socialwatch.events TO socialwatch_role_writer;
 GRANT INSERT ON socialwatch.flags TO socialwatch_role_writer;
+GRANT SELECT(event_id, device, time) ON socialwatch.events TO socialwatch_role_writer;
+GRANT SELECT(flag_id, category, time) ON socialwatch.flags TO socialwatch_role_writer;
 GRANT SELECT ON socialwatch.schema_migrations TO socialwatch_role_writer;
+GRANT SELECT ON socialwatch.schema_features TO socialwatch_role_writer;
 
 -- socialwatch review: reads flags, the events around them, the review history, the audit log,
--- alerts, suppressions and activity_hourly (the activity log), and schema_migrations (start-up
--- and the health page), and appends to review_actions, audit_log, alerts and suppressions. It
+-- alerts, suppressions and activity_hourly (the activity log), and schema_migrations and
+-- schema_features (start-up and the health page), and appends to review_actions, audit_log, alerts and suppressions. It
 -- cannot change or delete a row: every table it writes is append-only.
 GRANT SELECT ON socialwatch.events TO socialwatch_role_review;
 GRANT SELECT ON socialwatch.flags TO socialwatch_role_review;
@@ -61,6 +66,7 @@ GRANT SELECT ON socialwatch.alerts TO socialwatch_role_review;
 GRANT SELECT ON socialwatch.suppressions TO socialwatch_role_review;
 GRANT SELECT ON socialwatch.activity_hourly TO socialwatch_role_review;
 GRANT SELECT ON socialwatch.schema_migrations TO socialwatch_role_review;
+GRANT SELECT ON socialwatch.schema_features TO socialwatch_role_review;
 GRANT INSERT ON socialwatch.review_actions TO socialwatch_role_review;
 GRANT INSERT ON socialwatch.audit_log TO socialwatch_role_review;
 GRANT INSERT ON socialwatch.alerts TO socialwatch_role_review;

@@ -61,7 +61,9 @@ class ActivityEvent:
     long enough to classify it; stored only if the classifier flags it."""
 
     def without_text(self) -> ActivityEvent:
-        return dataclasses.replace(self, text="")
+        """The event with no text: itself when it has none (most events: views, likes), which
+        spares a copy of twenty fields per event in the writer."""
+        return dataclasses.replace(self, text="") if self.text else self
 
 
 def new_event_id() -> uuid.UUID:

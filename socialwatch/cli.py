@@ -318,7 +318,7 @@ def _db_retention(args: argparse.Namespace) -> int:
     config = _config(args)
     storage = open_storage(config.storage.url)
     try:
-        plan = retention_plan(storage, config.retention.days_by_table(), datetime.datetime.now(datetime.timezone.utc))
+        plan = retention_plan(storage, config.retention.days_by_kind(), datetime.datetime.now(datetime.timezone.utc))
         if not args.dry_run:
             apply_retention(storage, plan)
     finally:

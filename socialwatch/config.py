@@ -161,6 +161,11 @@ class RetentionConfig(_Section):
     flagged_content_days: int = Field(
         365, ge=1, le=36500, description="Days flags and the flagged text (flags table) are kept.",
     )
+    professional_activity_days: int = Field(
+        2555, ge=1, le=36500,
+        description="Days the activity metadata of district staff and of approved district accounts "
+        "(events with professional = 1) is kept: public records under the procedure.",
+    )
 
     review_days: int = Field(
         2555, ge=1, le=36500,
@@ -170,9 +175,11 @@ class RetentionConfig(_Section):
         2555, ge=1, le=36500, description="Days the audit log (audit_log table) is kept.",
     )
 
-    def days_by_table(self) -> dict[str, int]:
-        return {"events": self.activity_days, "flags": self.flagged_content_days,
-                "review_actions": self.review_days, "audit_log": self.audit_days, "alerts": self.review_days}
+    def days_by_kind(self) -> dict[str, int]:
+        """Days per kind of record of storage/retention.py."""
+        return {"events": self.activity_days, "events_professional": self.professional_activity_days,
+                "flags": self.flagged_content_days, "review_actions": self.review_days,
+                "audit_log": self.audit_days, "alerts": self.review_days}
 
 
 class MetricsConfig(_Section):

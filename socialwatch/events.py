@@ -56,6 +56,10 @@ class ActivityEvent:
     target: str = ""
     """What the action was aimed at, where the request shows it: a post, thread, channel or
     recipient id as the platform names it (never a name or text); empty when unknown."""
+    professional: bool = False
+    """Professional activity: the person is district staff (roster role) or the account is on
+    the approved-accounts registry. Public records under the procedure, so kept for
+    ``retention.professional_activity_days`` rather than the students' shorter period."""
     text: str = dataclasses.field(default="", repr=False)
     """What the student wrote, extracted from the request body. Kept in memory only
     long enough to classify it; stored only if the classifier flags it."""

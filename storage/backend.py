@@ -40,7 +40,7 @@ _REQUIRES_MARK = "\0requires "
 EVENT_COLUMNS = (
     "event_id", "time", "device", "person", "platform", "host", "method", "path",
     "action", "status", "request_bytes", "response_bytes", "flagged", "source", "protocol", "target",
-    "school", "age_band",
+    "school", "age_band", "professional",
 )
 FLAG_COLUMNS = (
     "flag_id", "event_id", "time", "device", "person", "platform", "host", "action", "school", "age_band",
@@ -151,7 +151,7 @@ def event_row(event: ActivityEvent, flagged: bool) -> tuple:
         event.event_id, _utc(event), event.device, event.person, event.platform, event.host,
         event.method, event.path, event.action, event.status, event.request_bytes,
         event.response_bytes, int(flagged), event.source, event.protocol, event.target,
-        event.school, event.age_band,
+        event.school, event.age_band, int(event.professional),
     )
 
 
@@ -166,6 +166,7 @@ def event_columns(batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> list
         [e.status for e in events], [e.request_bytes for e in events], [e.response_bytes for e in events],
         [1 if flags else 0 for _, flags in batch], [e.source for e in events], [e.protocol for e in events],
         [e.target for e in events], [e.school for e in events], [e.age_band for e in events],
+        [1 if e.professional else 0 for e in events],
     ]
 
 

@@ -3,6 +3,7 @@ TTL where the server has it, and a dry run that lists the same and changes nothi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 import uuid
@@ -102,3 +103,29 @@ def test_the_command_runs_the_configured_policy(clickhouse_server, tmp_path, cap
     assert wait_for_ages(store, "events", [1, 85]) == [1, 85]
     assert wait_for_ages(store, "flags", [1, 85, 95]) == [1, 85, 95]
     store.close()
+
+
+def test_professional_activity_is_kept_for_its_own_period(store):
+    """Staff and approved district accounts: public records, kept longer than students' activity."""
+    store.write([(dataclasses.replace(event(age), professional=True), []) for age in (400, 200, 95)])
+    days = {"events": 90, "events_professional": 365, "flags": 365}
+    plan = retention_plan(store, days, NOW)
+    oldest_month = (NOW - datetime.timedelta(days=400)).strftime("%Y%m")
+    assert [s.action for s in plan if s.table == "events" and s.partition == oldest_month] == ["drop_partition"]
+    deletes = [s for s in plan if s.action == "delete_rows" and s.table == "events"]
+    assert deletes and all(s.kinds == ("events",) for s in deletes), "only students' rows are trimmed"
+    apply_retention(store, plan)
+    students = "SELECT toUInt32(time) AS t FROM {database}.events FINAL WHERE professional = 0"
+    staff = "SELECT toUInt32(time) AS t FROM {database}.events FINAL WHERE professional = 1"
+
+    def ages(sql: str) -> list[int]:
+        return sorted(round((NOW.timestamp() - row["t"]) / 86400) for row in store.query(sql))
+
+    deadline = time.monotonic() + 20
+    while ages(students) != [1, 85] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (ages(students), ages(staff)) == ([1, 85], [95, 200])
+    if "ttl" in store.server_features():
+        [created] = store.query("SELECT create_table_query AS sql FROM system.tables"
+                                " WHERE database = {db:String} AND name = 'events'", {"db": store.database})
+        assert "TTL multiIf(professional = 0, time + toIntervalDay(90), time + toIntervalDay(365))" in created["sql"]

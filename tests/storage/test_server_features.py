@@ -20,6 +20,7 @@ from socialwatch.storage.features import FEATURES
 from socialwatch.events import ActivityEvent
 
 ALL = frozenset(FEATURES)
+LATEST = backend.load_migrations()[-1].version
 
 
 @pytest.fixture(params=["clickhouse", "chdb"])
@@ -83,10 +84,10 @@ def test_a_server_that_gains_features_gets_the_gated_statements_at_the_next_migr
     monkeypatch.undo()  # the server was upgraded
     status = store.schema_status()  # asks the server again
     gained = sorted(store.server_features() & {"codecs", "dedup_window", "low_cardinality"})
-    assert status == (6, [f"0006_server_features ({feature})" for feature in gained])
+    assert status == (LATEST, [f"0006_server_features ({feature})" for feature in gained])
     assert store.migrate() == [f"0006_server_features ({feature})" for feature in gained]
     assert store.migrate() == []
-    assert store.schema_status() == (6, [])
+    assert store.schema_status() == (LATEST, [])
     if gained:
         assert columns(store, "events")["platform"] == "LowCardinality(String)"
     assert store.query("SELECT platform, count() AS n FROM {database}.events GROUP BY platform") == \

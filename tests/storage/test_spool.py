@@ -151,7 +151,7 @@ def event(text: str, **changes) -> ActivityEvent:
 
 def test_a_batch_round_trips_through_its_encoding():
     every_field = {"source": "sensor", "protocol": "quic", "school": "north-high", "age_band": "13_17",
-                       "policy": (FLAG,), "target": "12345"}
+                       "policy": (FLAG,), "target": "12345", "professional": True}
     assert set(every_field) | {"text"} | set(BASE) | {"event_id"} == {f.name for f in dataclasses.fields(ActivityEvent)}, \
         "a new event field: add it here with a value that is not its default"
     batch = [(event("i want to die", **every_field), [FLAG]), (event(""), [])]

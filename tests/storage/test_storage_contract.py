@@ -25,7 +25,7 @@ from socialwatch.storage.clickhouse_native import client_side_placeholders
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
 MIGRATIONS = ["0001_initial", "0002_reviews_audit_rollups", "0003_review_workflow", "0004_alerts_suppressions",
-              "0005_dashboards_database", "0006_server_features"]
+              "0005_dashboards_database", "0006_server_features", "0007_professional_activity"]
 GATED = {"codecs", "dedup_window", "low_cardinality"}
 """The server features migration 0006 has statements for."""
 FLAGGED_TEXT = "nobody likes you, just go away loser. i want to disappear"
@@ -62,7 +62,7 @@ UNFLAGGED = make_event(
     event_id=uuid.UUID("7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60"), device="10.20.30.41", person="",
     platform="tiktok", host="www.tiktok.com", method="GET", path="/foryou", action="view",
     status=0, request_bytes=0, response_bytes=18446744073709551615, text=UNFLAGGED_TEXT,
-    source="sensor", protocol="quic", target="", school="", age_band="unknown",
+    source="sensor", protocol="quic", target="", school="", age_band="unknown", professional=True,
 )
 BATCH = [(FLAGGED, [BULLYING, SELFHARM]), (UNFLAGGED, [])]
 
@@ -99,7 +99,7 @@ def test_migrate_is_idempotent_and_reports_status(store):
     assert store.schema_status() == (0, MIGRATIONS)
     gated = [f"0006_server_features ({feature})" for feature in sorted(GATED & store.server_features())]
     assert store.migrate() == MIGRATIONS + gated
-    assert store.schema_status() == (6, [])
+    assert store.schema_status() == (7, [])
     assert store.migrate() == []
     assert_rows(store.query("SELECT version, name FROM {database}.schema_migrations ORDER BY version"),
                 [{"version": n, "name": name} for n, name in enumerate(MIGRATIONS, start=1)])
@@ -123,11 +123,13 @@ def test_write_stores_event_metadata_exactly(migrated):
          "person": "s123456", "platform": "instagram", "host": "i.instagram.com", "method": "POST",
          "path": "/api/v1/direct_v2/threads/broadcast/text/", "action": "message", "status": 200,
          "request_bytes": 512, "response_bytes": 2048, "flagged": 1, "source": "proxy", "protocol": "https",
-         "target": "340282366920938463463374607431768211455", "school": "north-high", "age_band": "13_17"},
+         "target": "340282366920938463463374607431768211455", "school": "north-high", "age_band": "13_17",
+         "professional": 0},
         {"event_id": "7d1c9a9e-52b4-4f0e-8a7e-1b2c3d4e5f60", **common, "device": "10.20.30.41",
          "person": "", "platform": "tiktok", "host": "www.tiktok.com", "method": "GET", "path": "/foryou",
          "action": "view", "status": 0, "request_bytes": 0, "response_bytes": 18446744073709551615,
-         "flagged": 0, "source": "sensor", "protocol": "quic", "target": "", "school": "", "age_band": "unknown"},
+         "flagged": 0, "source": "sensor", "protocol": "quic", "target": "", "school": "", "age_band": "unknown",
+         "professional": 1},
     ])
 
 

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from socialwatch.classifier.flags import Flag, Match
 
 REGISTRY_COLUMNS = ("platform", "handle", "owner", "approved_on")
+ACCOUNT_ACTIONS = frozenset({"signup", "login"})
+"""Actions whose body's strings are searched for district e-mail addresses (district_account)."""
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
 _OFFICIAL_CUE = re.compile(
     r"\b(official|officially|on behalf of|speaking for|speak for|represent|representing|we at|account of)\b",
@@ -94,20 +96,24 @@ class PolicyRules:
         )
         self._compact_names = {re.sub(r"[\W_]+", "", n.lower()) for n in district.names}
 
+    def is_approved(self, platform: str, handle: str) -> bool:
+        """The account `handle` on `platform` is on the approved-accounts registry."""
+        return (platform, handle.lstrip("@").lower()) in self.approved
+
     def check(self, *, platform: str, min_age: int, action: str, age_band: str, handle: str,
               strings: Iterable[str], text: str) -> list[Flag]:
         """Policy flags for one request.
 
         `handle` is the account name the request shows (a username field), `strings`
-        every string value of its body (where e-mail addresses are looked for),
-        `text` the words written.
+        every string value of its body (where e-mail addresses are looked for; read only
+        for ACCOUNT_ACTIONS), `text` the words written.
         """
         flags = []
         if age_band == "under_13" and min_age > 12:
             flags.append(_flag("coppa", "medium",
                                f"coppa: a student aged 12 or under used {platform}, made for ages {min_age} and up"))
-        approved = (platform, handle.lstrip("@").lower()) in self.approved
-        if action in ("signup", "login") and not approved:
+        approved = self.is_approved(platform, handle)
+        if action in ACCOUNT_ACTIONS and not approved:
             domains = {m.group(1).lower() for s in strings for m in _EMAIL.finditer(s)}
             district = sorted(domains & set(self.district.email_domains))
             if district:

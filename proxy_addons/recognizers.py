@@ -36,7 +36,7 @@ class Recognizer:
     methods: frozenset[str]
     path: re.Pattern[str]
     when: Mapping[str, re.Pattern[str]]
-    text: tuple[str, ...] | None
+    text: frozenset[str] | None
     """Body keys holding text; None for the generic fields."""
     query_text: tuple[str, ...]
     target_field: str | None
@@ -96,7 +96,7 @@ class RequestRules:
             recognizers.setdefault(r["platform"], []).append(Recognizer(
                 platform=r["platform"], action=r["action"], methods=_methods(r), path=re.compile(r["path"]),
                 when={key: re.compile(value) for key, value in r.get("when", {}).items()},
-                text=tuple(r["text"]) if "text" in r else None,
+                text=frozenset(r["text"]) if "text" in r else None,
                 query_text=tuple(r.get("query_text", ())), target_field=r.get("target_field"),
                 identifies=r.get("identifies", False),
             ))
@@ -120,7 +120,7 @@ class RequestRules:
             found = recognizer.matches(method, path, body)
             if found is None:
                 continue
-            fields = self.text_fields if recognizer.text is None else frozenset(recognizer.text)
+            fields = self.text_fields if recognizer.text is None else recognizer.text
             texts = strings_under(body, fields) + [v for k, v in query if k in recognizer.query_text]
             target = found.groupdict().get("target") or (
                 recognizer.target_field and (first_under(body, recognizer.target_field)

@@ -27,9 +27,15 @@ from socialwatch.events import ActivityEvent, new_event_id, utcnow
 from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.proxy_addons.bodies import BodySkipped, first_of, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
-from socialwatch.proxy_addons.identity import Identity, IdentityResolver
+from socialwatch.proxy_addons.identity import STAFF_ROLES, Identity, IdentityResolver
 from socialwatch.proxy_addons.expiring import ExpiringSet
-from socialwatch.proxy_addons.policy import DistrictProfile, PolicyRules, RegistryError, read_registry
+from socialwatch.proxy_addons.policy import (
+    ACCOUNT_ACTIONS,
+    DistrictProfile,
+    PolicyRules,
+    RegistryError,
+    read_registry,
+)
 from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
@@ -225,6 +231,7 @@ class SocialWatch:
                 platform=match.platform, host=_clean(sni), method="", path="", action=action,
                 status=0, request_bytes=0, response_bytes=0, source="passthrough", protocol="tls",
                 policy=self._policy(client, identity, match.platform, action),
+                professional=identity.role in STAFF_ROLES,
             ))
 
     def tls_failed_client(self, data: tls.TlsData):
@@ -268,10 +275,11 @@ class SocialWatch:
                 )
             except BodySkipped as skipped:
                 self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
-        flow.metadata[RECOGNITION] = self._recognize(flow, body)
+        recognition = flow.metadata[RECOGNITION] = self._recognize(flow, body)
         if body is not None:
-            handle = first_of(body, HANDLE_FIELDS)
-            flow.metadata[POLICY] = (handle, string_values(body))
+            # Only signups and logins are searched for e-mail addresses: skip the walk for the rest.
+            strings = string_values(body) if recognition.action in ACCOUNT_ACTIONS else ()
+            flow.metadata[POLICY] = (first_of(body, HANDLE_FIELDS), strings)
 
     def websocket_message(self, flow: http.HTTPFlow):
         # mitmproxy keeps every message of a connection; a chat can last all day: keep only the newest.
@@ -328,10 +336,16 @@ class SocialWatch:
     def _recognize(self, flow: http.HTTPFlow, body: object) -> Recognition:
         request = flow.request
         path, _, query = request.path.partition("?")
-        return self.rules.recognize(
-            flow.metadata[PLATFORM], request.method, path,
-            urllib.parse.parse_qsl(query, max_num_fields=MAX_QUERY_FIELDS) if query else [], body,
-        )
+        return self.rules.recognize(flow.metadata[PLATFORM], request.method, path, self._query_fields(query), body)
+
+    def _query_fields(self, query: str) -> list[tuple[str, str]]:
+        """The first MAX_QUERY_FIELDS fields of the query; more are counted and not read (a
+        padded query must not stop the request from being recorded)."""
+        fields = query.split("&", MAX_QUERY_FIELDS) if query else []
+        if len(fields) > MAX_QUERY_FIELDS:
+            self.metrics.bodies_skipped.labels(reason="too_many_query_fields").inc()
+            fields = fields[:MAX_QUERY_FIELDS]
+        return urllib.parse.parse_qsl("&".join(fields))
 
     def _event(self, flow: http.HTTPFlow, status: int, recognition: Recognition, **sizes) -> ActivityEvent:
         request = flow.request
@@ -354,6 +368,7 @@ class SocialWatch:
             status=status,
             target=recognition.target,
             text=recognition.text,
+            professional=identity.role in STAFF_ROLES or bool(handle and self.policy.is_approved(platform, handle)),
             **sizes,
         )
 

@@ -22,7 +22,7 @@ from socialwatch.proxy_addons.sensor.sensor import Sensor
 
 from socialwatch.config import Config
 from socialwatch.events import ActivityEvent
-from socialwatch.proxy_addons.identity import IdentityResolver
+from socialwatch.proxy_addons.identity import STAFF_ROLES, IdentityResolver
 
 
 def run(config: Config, *, read: list[str], interface: str | None, store: bool, print_json: bool,
@@ -85,7 +85,7 @@ def _identified(submit, resolver: IdentityResolver):
     def submit_identified(event: ActivityEvent) -> None:
         identity = resolver.resolve(event.device)
         submit(dataclasses.replace(event, person=identity.person, school=identity.school,
-                                   age_band=identity.age_band))
+                                   age_band=identity.age_band, professional=identity.role in STAFF_ROLES))
 
     return submit_identified
 

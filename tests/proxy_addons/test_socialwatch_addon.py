@@ -183,3 +183,24 @@ def test_a_signup_with_a_district_email_raises_a_district_account_flag(identifie
     assert [flag.category for flag in event.policy] == ["district_account"]
     assert "essextech.net" in event.policy[0].explanation
     assert event.text == "", "nothing of a signup form is text"
+
+
+def test_a_query_padded_past_the_field_limit_is_still_recorded_and_counted(identified):
+    padding = "&".join(f"p{i}=x" for i in range(500))
+    event = recorded_event(identified, platform_flow(client_ip="10.20.0.11", method="GET", path=f"/explore/?{padding}"))
+    assert (event.platform, event.path) == ("instagram", "/explore/")
+    assert identified.metrics.registry.get_sample_value(
+        "socialwatch_bodies_skipped_total", {"reason": "too_many_query_fields"}) == 1
+
+
+def test_staff_and_approved_district_accounts_are_professional_students_are_not(identified):
+    teacher = platform_flow(client_ip="10.20.0.99", method="GET", path="/")
+    teacher.metadata["proxyauth"] = ("mlee", "")  # the proxy's own sign-in: a teacher
+    assert recorded_event(identified, teacher).professional
+    student = platform_flow(client_ip="10.20.0.11", method="GET", path="/")  # jdoe's Chromebook
+    assert not recorded_event(identified, student).professional
+    # A student's device signed in to the district's approved athletics account: a district account.
+    official = platform_flow(client_ip="10.20.0.11", method="POST", path="/api/v1/web/accounts/login/ajax/")
+    official.request.headers["content-type"] = "application/x-www-form-urlencoded"
+    official.request.content = b"username=essextechhawks&enc_password=x"
+    assert recorded_event(identified, official).professional

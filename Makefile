@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_TEST_PACKAGES := clickhouse-server prometheus libpcap0.8 chromium nftables nodejs
+DEBIAN_TEST_PACKAGES := clickhouse-server prometheus libpcap0.8 chromium nftables nodejs zookeeper
 
 .PHONY: run test bench venv clean
 

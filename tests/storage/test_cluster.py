@@ -5,7 +5,7 @@ config.xml) naming both shards; each shard is migrated with ``?cluster=``; two
 writers ("schools"), one per server, write through the Distributed tables with the
 ordinary ``Storage.write``; the totals are read back through either server with the
 ordinary queries, and each shard's ``_local`` tables show the rows are spread.
-No ZooKeeper on the test machine: Replicated tables and ON CLUSTER are not tested.
+Replicated tables and ON CLUSTER: test_replicated.py, with a real ZooKeeper.
 """
 
 from __future__ import annotations
@@ -227,22 +227,31 @@ def test_two_schools_write_through_distributed_tables_and_totals_read_back_from_
             store.close()
 
 
-def test_replicated_variant_only_changes_the_local_engines():
-    """Text only: no ZooKeeper here, so no server has run these statements."""
+def test_replicated_variant_runs_once_on_the_whole_cluster():
+    """The statements' text; test_replicated.py runs them on a real replicated cluster."""
     for migration in load_migrations():
-        sharded = migration.statements("socialwatch", "c1")
-        replicated = migration.statements("socialwatch", "c1", replicated=True)
-        assert len(replicated) == len(sharded)
-        for plain, statement in zip(sharded, replicated):
-            if plain.startswith("CREATE TABLE IF NOT EXISTS socialwatch.schema_migrations"):
-                assert statement == plain
-            elif plain.startswith("CREATE TABLE") and plain.split()[5].endswith("_local"):
-                table = plain.split()[5]
-                database, _, name = table.partition(".")
-                assert "ENGINE = Replicated" in statement
+        for statement in migration.statements("socialwatch", "c1", replicated=True):
+            head = statement.split("(")[0].split("\n")[0]
+            if statement.startswith("INSERT"):
+                assert "_local" not in statement, "a one-off copy goes through the Distributed tables"
+                continue
+            assert " ON CLUSTER c1" in head, statement
+            assert " COMMENT '" not in statement, "18.16 refuses a second replica of a commented table"
+            if statement.startswith("CREATE TABLE IF NOT EXISTS socialwatch.schema_"):
+                table = head.split()[5]
+                assert f"ReplicatedMergeTree('/clickhouse/tables/all/{table.replace('.', '/')}'," \
+                       " '{shard}-{replica}')" in statement
+            elif statement.startswith("CREATE TABLE") and head.split()[5].endswith("_local"):
+                database, _, name = head.split()[5].partition(".")
                 assert f"MergeTree('/clickhouse/tables/{{shard}}/{database}/{name}', '{{replica}}'" in statement
-            else:
-                assert statement == plain
+            elif statement.startswith("ALTER TABLE"):
+                assert head.split()[2].endswith("_local"), "only replicated tables take ALTER ON CLUSTER"
+    alters = load_migrations()[2].statements("sw", "c1", replicated=True)
+    assert [statement.split("\n")[0] for statement in alters] == [
+        "ALTER TABLE sw.review_actions_local ON CLUSTER c1",
+        "DROP TABLE IF EXISTS sw.review_actions ON CLUSTER c1",
+        "CREATE TABLE IF NOT EXISTS sw.review_actions ON CLUSTER c1 AS sw.review_actions_local",
+    ]
     suppressions = [s for s in load_migrations()[3].statements("sw", "c1", replicated=True)
                     if s.startswith("CREATE TABLE IF NOT EXISTS sw.suppressions_local")]
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sw/suppressions_local', '{replica}', sequence)" \

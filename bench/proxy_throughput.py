@@ -1,6 +1,7 @@
 """Proxy throughput and latency: mitmdump with the socialwatch addon against the same mitmdump without it.
 
     .venv/bin/python bench/proxy_throughput.py [--rounds 10] [--seconds 2] [--connections 2]
+                                               [--storage embedded|server]
 
 Two workloads:
 
@@ -24,7 +25,10 @@ the addon's writer and storage included), which contention disturbs less than ra
 
 The stand-in upstream server and certificates are the test suite's
 (tests/support), so the public internet is never touched. Storage is the
-embedded chDB engine in a temporary directory.
+embedded chDB engine in a temporary directory (`make run`'s default), or with
+`--storage server` a ClickHouse server on the clients' CPUs (the production
+appliance's storage, docs/deploy.md), which takes the inserts out of the proxy's
+process.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from socialwatch.proxy_addons.catalog import Catalog  # noqa: E402
+from support.clickhouse_server import ClickHouseProcess  # noqa: E402
 from support.processes import free_port, stop, wait_for_port  # noqa: E402
 from support.tls_certs import make_upstream_certs  # noqa: E402
 from support.upstream import UpstreamServer  # noqa: E402
@@ -116,13 +121,13 @@ def _cpu_seconds(stat_file: str) -> float:
 
 @contextlib.contextmanager
 def mitmdump(workdir: pathlib.Path, upstream_port: int, ca_pem: pathlib.Path, with_addon: bool,
-             cpus: set[int] | None):
+             cpus: set[int] | None, storage_url: str):
     port = free_port()
     args = [str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(port), "-q",
             "--set", f"confdir={workdir / 'mitmproxy'}", "--set", f"ssl_verify_upstream_trusted_ca={ca_pem}",
             "-s", str(REDIRECT), "--set", f"upstream_redirect=127.0.0.1:{upstream_port}"]
     if with_addon:
-        args += ["-s", str(ADDON), "--set", f"socialwatch_storage_url=chdb:{workdir / 'chdb'}",
+        args += ["-s", str(ADDON), "--set", f"socialwatch_storage_url={storage_url}",
                  "--set", "socialwatch_metrics_port=0", "--set", "socialwatch_district_subnets=127.0.0.0/8"]
     log = workdir / f"mitmdump-{with_addon}.log"
     with log.open("wb") as out:
@@ -238,6 +243,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--connections", type=int, default=2, help="clients at once")
+    parser.add_argument("--storage", choices=("embedded", "server"), default="embedded",
+                        help="the addon's storage: chDB in the proxy's process, or a ClickHouse server")
     args = parser.parse_args()
     own_cpus, proxy_cpus = cpu_split()
     if own_cpus:
@@ -248,8 +255,13 @@ def main() -> None:
         workdir = pathlib.Path(tmp)
         certs = make_upstream_certs(workdir / "upstream", sorted({r.host for r in requests} | {OTHER_SITE}))
         upstream = stack.enter_context(UpstreamServer(certs))
+        storage_url = f"chdb:{workdir / 'chdb'}"
+        if args.storage == "server":  # started from this process: on its CPUs, not the proxies'
+            server = ClickHouseProcess(workdir / "clickhouse")
+            storage_url = server.start().url_for("bench_proxy")
+            stack.callback(server.stop)
         proxies = {with_addon: stack.enter_context(mitmdump(workdir, upstream.port, certs.ca_pem, with_addon,
-                                                            proxy_cpus))
+                                                            proxy_cpus, storage_url))
                    for with_addon in (False, True)}
         context = ssl.create_default_context(cafile=str(workdir / "mitmproxy" / "mitmproxy-ca-cert.pem"))
         context.load_verify_locations(cafile=str(certs.ca_pem))
@@ -264,7 +276,7 @@ def main() -> None:
                         measure(client, proxies[with_addon], context, requests, args.connections, args.seconds))
     print(f"{args.rounds} rounds x {args.seconds:g} s per workload and proxy, alternating; {args.connections} "
           f"clients at once; {len(requests)} platform request shapes; proxies on CPUs {proxy_cpus or 'any'}, "
-          f"clients on {own_cpus or 'any'}; medians over rounds")
+          f"clients on {own_cpus or 'any'}; storage: {args.storage}; medians over rounds")
     for name, unit, _ in workloads:
         report(name, unit, {with_addon: results[(name, with_addon)] for with_addon in (False, True)})
 

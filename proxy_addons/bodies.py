@@ -8,11 +8,15 @@ exception other than `BodySkipped` escape for any input.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import email.parser
 import email.policy
 import io
 import json
 import urllib.parse
+import uuid
 import zlib
 from collections.abc import Iterator
 
@@ -23,6 +27,19 @@ MAX_FORM_FIELDS = 1000
 """A form with more fields than this is skipped (parse_qsl's own bound)."""
 MAX_JSON_DEPTH = 32
 """JSON nested deeper than this is not searched for text."""
+MAX_PROTOBUF_FIELDS = 10_000
+"""A protobuf message level with more fields than this is not read."""
+PROTOBUF_TYPES = frozenset({"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text",
+                            "application/grpc-web-text+proto", "application/x-protobuf", "application/protobuf"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProtobufBody:
+    """A protobuf request body, gRPC-web framing removed. Without its schema a length-delimited
+    field may be text, bytes or a message, so it is read only along the field paths a
+    recognizer names (``protobuf_strings``), never searched."""
+
+    message: bytes
 
 
 class BodySkipped(Exception):
@@ -93,13 +110,16 @@ def _zstd(raw: bytes, limit: int) -> bytes:
 
 def parse_body(raw: bytes, content_type: str, content_encoding: str, limit: int,
                json_fields: frozenset[str] = frozenset()) -> object:
-    """A form, multipart or JSON body as a document to search; None for other content types.
+    """A form, multipart or JSON body as a document to search, a protobuf or gRPC-web body as a
+    ProtobufBody; None for other content types.
 
     Forms and multipart bodies become {field: value} (a list of values when a field
     repeats; file parts are left out). Form fields named in `json_fields` whose
     values are JSON documents (GraphQL variables) are parsed too.
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in PROTOBUF_TYPES and raw:
+        return _protobuf_body(decode_content(raw, content_encoding, limit), media_type)
     is_json = media_type == "application/json" or media_type.endswith("+json")
     is_form = media_type == "application/x-www-form-urlencoded"
     is_multipart = media_type == "multipart/form-data"
@@ -154,6 +174,111 @@ def string_values(document: object, limit: int = 200) -> tuple[str, ...]:
         if len(found) >= limit:
             break
     return tuple(found[:limit])
+
+
+def protobuf_strings(message: bytes, path: tuple[int, ...]) -> list[str]:
+    """The text at `path` (field numbers, outermost first; every repeat of each): length-delimited
+    values that are UTF-8 made of printable characters and white space. Where a level does not
+    parse (encrypted or not a message), nothing."""
+    found = []
+    for value in _protobuf_values(message, path):
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if all(char.isprintable() or char.isspace() for char in text):
+            found.append(text)
+    return found
+
+
+def protobuf_id(message: bytes, path: tuple[int, ...]) -> str:
+    """The first value at `path` as an id: a 16-byte value as a UUID, printable text as it is,
+    other bytes in hex; "" when there is none."""
+    for value in _protobuf_values(message, path):
+        if len(value) == 16:
+            return str(uuid.UUID(bytes=value))
+        try:
+            text = value.decode("ascii")
+        except UnicodeDecodeError:
+            return value.hex()
+        return text if text.isprintable() else value.hex()
+    return ""
+
+
+def _protobuf_body(body: bytes, media_type: str) -> ProtobufBody:
+    """The message of a protobuf or gRPC-web request (one data frame: flag 0, 4-byte length)."""
+    if media_type.startswith("application/grpc-web-text"):
+        try:
+            body = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BodySkipped("malformed_protobuf") from None
+    if media_type.startswith("application/grpc-web"):
+        if len(body) < 5 or body[0] != 0:  # a compressed frame (flag 1) or none at all
+            raise BodySkipped("malformed_protobuf")
+        length = int.from_bytes(body[1:5], "big")
+        if 5 + length > len(body):
+            raise BodySkipped("malformed_protobuf")
+        body = body[5:5 + length]
+    try:
+        for _ in _protobuf_fields(memoryview(body)):
+            pass
+    except ValueError:
+        raise BodySkipped("malformed_protobuf") from None
+    return ProtobufBody(body)
+
+
+def _protobuf_values(message: bytes, path: tuple[int, ...]) -> list[bytes]:
+    level = [memoryview(message)]
+    for number in path:
+        found = []
+        for item in level:
+            try:
+                found += [value for field, wire_type, value in _protobuf_fields(item)
+                          if field == number and wire_type == 2]
+            except ValueError:
+                continue  # not a message at this level
+        level = found
+    return [bytes(value) for value in level]
+
+
+def _protobuf_fields(message: memoryview) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value) of one level of a message; ValueError where it is not one."""
+    position, end = 0, len(message)
+    for _ in range(MAX_PROTOBUF_FIELDS):
+        if position >= end:
+            return
+        key, position = _varint(message, position)
+        field, wire_type = key >> 3, key & 7
+        if field == 0:
+            raise ValueError("field 0")
+        if wire_type == 0:
+            value, position = _varint(message, position)
+        elif wire_type == 2:
+            length, position = _varint(message, position)
+            value, position = message[position:position + length], position + length
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            value, position = message[position:position + size], position + size
+        else:
+            raise ValueError(f"wire type {wire_type}")
+        if position > end:
+            raise ValueError("truncated")
+        yield field, wire_type, value
+    if position < end:
+        raise ValueError("too many fields")
+
+
+def _varint(data: memoryview, position: int) -> tuple[int, int]:
+    result = 0
+    for shift in range(0, 70, 7):
+        if position >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, position
+    raise ValueError("varint longer than 10 bytes")
 
 
 def clean_text(text: str) -> str:

@@ -12,7 +12,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 
-from socialwatch.proxy_addons.bodies import clean_text, first_under, strings_under
+from socialwatch.proxy_addons.bodies import (
+    ProtobufBody,
+    clean_text,
+    first_under,
+    protobuf_id,
+    protobuf_strings,
+    strings_under,
+)
 
 RULES_FILE = pathlib.Path(__file__).with_name("requests.toml")
 
@@ -42,6 +49,10 @@ class Recognizer:
     target_field: str | None
     identifies: bool = False
     """The request shape alone identifies the platform, on any host (forum software)."""
+    protobuf_text: tuple[tuple[int, ...], ...] = ()
+    """Field-number paths to the words written in a protobuf body."""
+    protobuf_target: tuple[int, ...] = ()
+    """Field-number path to the target in a protobuf body."""
 
     def matches(self, method: str, path: str, body: object) -> re.Match[str] | None:
         if method not in self.methods:
@@ -99,6 +110,8 @@ class RequestRules:
                 text=frozenset(r["text"]) if "text" in r else None,
                 query_text=tuple(r.get("query_text", ())), target_field=r.get("target_field"),
                 identifies=r.get("identifies", False),
+                protobuf_text=tuple(_field_path(p) for p in r.get("protobuf_text", ())),
+                protobuf_target=_field_path(r.get("protobuf_target", "")),
             ))
         websocket: dict[str, list[WebSocketRule]] = {}
         for w in data.get("websocket", []):
@@ -125,6 +138,9 @@ class RequestRules:
             target = found.groupdict().get("target") or (
                 recognizer.target_field and (first_under(body, recognizer.target_field)
                                              or next((v for k, v in query if k == recognizer.target_field), None)))
+            if isinstance(body, ProtobufBody):
+                texts += [text for path in recognizer.protobuf_text for text in protobuf_strings(body.message, path)]
+                target = target or protobuf_id(body.message, recognizer.protobuf_target)
             return Recognition(recognizer.action, clean_text(target or "")[:256], clean_text("\n".join(texts)))
         return Recognition(self.action_for(method, path), "", clean_text("\n".join(strings_under(body, self.text_fields))))
 
@@ -157,6 +173,11 @@ class RequestRules:
         except (ValueError, RecursionError):
             document = None  # a protocol we do not read
         return Recognition("message", "", clean_text("\n".join(strings_under(document, self.text_fields))))
+
+
+def _field_path(dotted: str) -> tuple[int, ...]:
+    """"4.4.2.1" -> (4, 4, 2, 1): protobuf field numbers, outermost first."""
+    return tuple(int(number) for number in dotted.split(".")) if dotted else ()
 
 
 def _methods(table: dict) -> frozenset[str]:

@@ -1,5 +1,7 @@
+import base64
 import gzip
 import json
+import random
 import urllib.parse
 import zlib
 
@@ -7,7 +9,16 @@ import brotli
 import pytest
 import zstandard
 
-from socialwatch.proxy_addons.bodies import BodySkipped, clean_text, first_under, parse_body, strings_under
+from socialwatch.proxy_addons.bodies import (
+    BodySkipped,
+    ProtobufBody,
+    clean_text,
+    first_under,
+    parse_body,
+    protobuf_id,
+    protobuf_strings,
+    strings_under,
+)
 
 FIELDS = frozenset({"comment_text", "text", "caption"})
 JSON_FIELDS = frozenset({"variables"})
@@ -124,3 +135,82 @@ def test_graphql_variables_in_a_form_field_are_searched_as_json():
     assert first_under(document, "feedback_id") == "42"
     assert first_under(document, "fb_api_req_friendly_name") == "CreateComment"
     assert first_under(document, "absent") is None
+
+
+# --- protobuf (gRPC-web) bodies, read along field paths ---------------------------------------
+
+def varint(number: int) -> bytes:
+    out = b""
+    while True:
+        low, number = number & 0x7F, number >> 7
+        if not number:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+def field(number: int, value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def grpc_web(message: bytes) -> bytes:
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+MESSAGE = field(2, 7) + field(3, field(1, field(1, field(1, bytes(range(16)))))) + \
+    field(4, field(4, field(2, field(1, "tu es nul \U0001f480".encode()))))
+
+
+def test_a_grpc_web_message_is_read_along_its_field_paths():
+    body = parse_body(grpc_web(MESSAGE), "application/grpc-web+proto", "", 65536)
+    assert body == ProtobufBody(MESSAGE)
+    assert protobuf_strings(body.message, (4, 4, 2, 1)) == ["tu es nul \U0001f480"]
+    assert protobuf_id(body.message, (3, 1, 1, 1)) == "00010203-0405-0607-0809-0a0b0c0d0e0f"
+    assert protobuf_strings(body.message, (4, 9)) == [] and protobuf_id(body.message, (9,)) == ""
+
+
+def test_grpc_web_text_and_plain_protobuf_are_read_too():
+    text = parse_body(base64.b64encode(grpc_web(MESSAGE)), "application/grpc-web-text", "", 65536)
+    plain = parse_body(MESSAGE, "application/x-protobuf", "", 65536)
+    assert text == plain == ProtobufBody(MESSAGE)
+
+
+def test_binary_and_encrypted_values_are_not_taken_for_words():
+    encrypted = field(4, field(4, bytes(random.Random(7).randbytes(64))))
+    control = field(4, field(4, field(2, field(1, b"\x01\x02 ids, not words"))))
+    assert protobuf_strings(encrypted, (4, 4, 2, 1)) == []
+    assert protobuf_strings(control, (4, 4, 2, 1)) == []
+
+
+@pytest.mark.parametrize("raw, content_type", [
+    (b"\x00\x00\x00\x00\x10" + b"\x0a\x05ab", "application/grpc-web+proto"),       # frame longer than the body
+    (b"\x01\x00\x00\x00\x02\x08\x01", "application/grpc-web+proto"),            # a compressed frame
+    (grpc_web(b"\x0a\xff\xff\xff\xff\x0f"), "application/grpc-web"),              # length far past the end
+    (grpc_web(b"\x08" + b"\xff" * 11), "application/grpc-web"),                      # varint of 11 bytes
+    (grpc_web(b"\x0b\x01"), "application/grpc-web"),                                # wire type 3 (groups)
+    (grpc_web(b"\x00\x01"), "application/grpc-web"),                                # field number 0
+    (grpc_web(b"\x08\x01" * 10_001), "application/grpc-web"),                       # too many fields
+    (b"not base64!!", "application/grpc-web-text"),
+])
+def test_malformed_protobuf_is_skipped_with_a_reason(raw, content_type):
+    with pytest.raises(BodySkipped) as skipped:
+        parse_body(raw, content_type, "", 1 << 20)
+    assert skipped.value.reason == "malformed_protobuf"
+
+
+def test_deeply_nested_and_random_protobuf_never_raises():
+    nested = b"nobody likes you"
+    for _ in range(200):
+        nested = field(1, nested)
+    assert protobuf_strings(nested, (1,) * 200 + (1,)) == []  # the path ends on a message, not text
+    assert protobuf_strings(nested, (1,) * 200) == ["nobody likes you"]
+    generator = random.Random(11)
+    for _ in range(2000):
+        junk = generator.randbytes(generator.randrange(1, 64))
+        try:
+            body = parse_body(junk, "application/x-protobuf", "", 65536)
+        except BodySkipped:
+            continue
+        protobuf_strings(body.message, (1, 2, 3))
+        protobuf_id(body.message, (1, 1))

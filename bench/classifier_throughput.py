@@ -13,7 +13,11 @@ that the automaton holds a realistic number of phrases (over 5,000 by default).
 
 Texts: the tweets of ../shared/data/eval/bullying/wang2020_cyberbullying_valid.csv when
 present, else synthetic short posts. Single process, single thread: figures are per core.
-Each way runs over all texts three times; the best run is reported.
+The ways run in turn, over all texts, for several rounds (the machine's load then weighs on
+each alike); the median round is reported. Then the full classifier's time per message,
+stage by stage: normalize, personal information (``pii.find``), matching (``Matcher.find``),
+rules and scoring (the lexicon's flags from normalized text, less matching), and the rest
+(the full time less the four: assembling the flags, and the stages sharing the caches).
 
 Run: .venv/bin/python bench/classifier_throughput.py [--n N] [--names N]
 """
@@ -25,15 +29,16 @@ import csv
 import pathlib
 import random
 import re
+import statistics
 import time
 from collections.abc import Callable
 
-from socialwatch.classifier import Classifier
+from socialwatch.classifier import Classifier, pii
 from socialwatch.classifier.normalize import normalize
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EVAL_TEXTS = REPO.parent / "shared" / "data" / "eval" / "bullying" / "wang2020_cyberbullying_valid.csv"
-RUNS = 3
+ROUNDS = 3
 
 FIRST = ["Aaliyah", "Aiden", "Amara", "Ana", "Andre", "Ava", "Beatriz", "Bruno", "Camila", "Carlos", "Chloe", "Daan", "Daniel", "Diego", "Elena", "Emma", "Ethan", "Fatima", "Finn", "Gabriel", "Grace", "Hugo", "Isabela", "Jayden", "Joao", "Jordan", "Julia", "Kai", "Lars", "Layla", "Liam", "Lucas", "Luna", "Maria", "Mateo", "Maya", "Mila", "Noah", "Nora", "Oliver", "Pedro", "Priya", "Rafael", "Ruby", "Sam", "Sofia", "Thiago", "Tess", "Valentina", "Wei", "Yara", "Zoe"]
 LAST = ["Alves", "Bakker", "Brown", "Carvalho", "Chen", "Costa", "Davis", "de", "Jong", "Diaz", "Fernandes", "Garcia", "Gomes", "Hernandez", "Jansen", "Johnson", "Kim", "Lopez", "Martin", "Martins", "Meyer", "Miller", "Moreno", "Nguyen", "Oliveira", "Patel", "Pereira", "Reyes", "Rivera", "Rodrigues", "Santos", "Silva", "Smit", "Smith", "Sousa", "Taylor", "Thomas", "van", "Dijk", "Visser", "Walker", "Williams", "Wilson"]
@@ -73,22 +78,30 @@ def synthetic_posts(count: int) -> list[str]:
     return posts
 
 
-def seconds(texts: list[str], run: Callable[[str], object]) -> float:
-    for text in texts[:1000]:  # warm-up: caches
-        run(text)
-    best = float("inf")
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        for text in texts:
-            run(text)
-        best = min(best, time.perf_counter() - started)
-    return best
+def seconds(items: list, run: Callable[[object], object]) -> float:
+    started = time.perf_counter()
+    for item in items:
+        run(item)
+    return time.perf_counter() - started
+
+
+def median_seconds(ways: dict[str, tuple[list, Callable[[object], object]]], rounds: int) -> dict[str, float]:
+    """Each way over its items once per round, in turn; the median round of each."""
+    for items, run in ways.values():
+        for item in items[:1000]:  # warm-up: caches
+            run(item)
+    taken: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, (items, run) in ways.items():
+            taken[name].append(seconds(items, run))
+    return {name: statistics.median(times) for name, times in taken.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=None, help="use at most this many texts")
     parser.add_argument("--names", type=int, default=500, help="generated roster names (each adds 11 phrases)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of every way (the median is reported)")
     args = parser.parse_args()
 
     texts, source = load_texts(args.n)
@@ -99,16 +112,23 @@ def main() -> None:
     automaton = matcher._automaton
     keys = sorted(automaton.keys(), key=len, reverse=True)
     alternation = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, keys)) + r")(?!\w)")
-    normalized = [normalize(text, matcher.vocabulary).text for text in texts]
+    norms = [normalize(text, matcher.vocabulary) for text in texts]
+    normalized = [norm.text for norm in norms]
     megabytes = sum(len(text.encode("utf-8", "surrogatepass")) for text in texts) / 1e6
-
-    full = seconds(texts, classifier.classify)
 
     def raw(text: str) -> list:
         return list(automaton.iter(text))
 
-    raw_time = seconds(normalized, raw)
-    regex_time = seconds(normalized, alternation.findall)
+    taken = median_seconds({
+        "full": (texts, classifier.classify),
+        "raw": (normalized, raw),
+        "regex": (normalized, alternation.findall),
+        "normalize": (texts, lambda text: normalize(text, matcher.vocabulary)),
+        "pii": (texts, lambda text: pii.find(text, classifier.phone_region)),
+        "match": (norms, matcher.find),
+        "lexicon": (norms, lambda norm: classifier._lexicon_flags(norm, None)),
+    }, args.rounds)
+    full, raw_time, regex_time = taken["full"], taken["raw"], taken["regex"]
 
     def line(name: str, took: float) -> str:
         return f"{name:<58}{megabytes / took:9.2f} MB/s {len(texts) / took:12,.0f} messages/s"
@@ -121,6 +141,11 @@ def main() -> None:
     print(line("regex  alternation of the same phrases, findall", regex_time))
     print(f"full/raw:   {raw_time / full:.2f}x   (goal >= 0.5)")
     print(f"full/regex: {regex_time / full:.2f}x   (goal >= 20)")
+    scoring = taken["lexicon"] - taken["match"]
+    rest = full - taken["normalize"] - taken["pii"] - taken["lexicon"]
+    stages = [("normalize", taken["normalize"]), ("pii.find", taken["pii"]), ("Matcher.find", taken["match"]),
+              ("rules and scoring", scoring), ("rest", rest), ("full", full), ("raw automaton", raw_time)]
+    print("us per message: " + ", ".join(f"{name} {took / len(texts) * 1e6:.1f}" for name, took in stages))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import math
 import pathlib
 import re
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -94,6 +95,12 @@ def _roster_entries(names: Iterable[str]) -> list[Entry]:
     return entries
 
 
+class _Hit(NamedTuple):
+    start: int  # in normalized text
+    end: int
+    entry: Entry
+
+
 class Matcher:
     """Every lexicon phrase and cue in one Aho-Corasick automaton, built once."""
 
@@ -117,24 +124,17 @@ class Matcher:
         self._automaton.make_automaton()
         self.vocabulary = frozenset(word for word in vocabulary if word.isalpha())
 
-    def find(self, norm: Normalized) -> list[tuple[int, int, Entry]]:
+    def find(self, norm: Normalized) -> list[_Hit]:
         """``(start, end, entry)`` in normalized text for every match on word boundaries."""
         text = norm.text
+        size = len(text)
         found = []
         for last, (length, entries) in self._automaton.iter(text):
             start, end = last - length + 1, last + 1
-            if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
+            if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
                 continue
-            for entry in entries:
-                found.append((start, end, entry))
+            found += [_Hit(start, end, entry) for entry in entries]
         return found
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Hit:
-    start: int  # in normalized text
-    end: int
-    entry: Entry
 
 
 class _Tokens:
@@ -186,6 +186,9 @@ class Classifier:
                            for band, values in (age_band_thresholds or {}).items()}
         self._phone_region = phone_region
         self._roster: frozenset[str] = frozenset()
+        self._last_pii: tuple[str, list[pii.Span]] = ("", [])
+        """The text classify() last searched for personal information whole, and what it found:
+        the pipeline redacts the text it has just classified."""
         self._matcher = Matcher(lexicon.entries)
         self._suppressions: tuple[Suppression, ...] = ()
         self._suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]] = {}
@@ -267,9 +270,11 @@ class Classifier:
 
     def redact(self, text: str) -> str:
         """``text`` with every character of personal information replaced by "•" (same length,
-        so the offsets of every match stay exact). Never raises for a ``str``."""
+        so the offsets of every match stay exact). Never raises for a ``str``. What ``classify``
+        has just found in the same text is not looked for again."""
         try:
-            return pii.redact(text, pii.find(text, self._phone_region))
+            searched, spans = self._last_pii
+            return pii.redact(text, spans if text == searched else pii.find(text, self._phone_region))
         except Exception:  # noqa: BLE001 - a library failure must not leak unredacted text
             return pii.REDACTION_CHAR * len(text)
 
@@ -281,36 +286,14 @@ class Classifier:
         """
         truncated = len(text) > MAX_TEXT_CHARS
         text = text[:MAX_TEXT_CHARS]
-        norm = normalize(text, self._matcher.vocabulary)
-        hits = [_Hit(s, e, entry) for s, e, entry in self._matcher.find(norm)]
-        markers: dict[str, list[_Hit]] = collections.defaultdict(list)
-        contexts: dict[str, Entry] = {}
-        signals: dict[str, list[_Hit]] = collections.defaultdict(list)
-        for hit in hits:
-            entry = hit.entry
-            if entry.category == CONTEXT:
-                if entry.subcategory in MARKER_KINDS:
-                    markers[entry.subcategory].append(hit)
-                else:
-                    contexts.setdefault(entry.phrase, entry)
-            else:
-                signals[entry.category].append(hit)
-        if "@" in norm.text:
-            markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
-        tokens = _Tokens(norm.text)
-        quotes = [m.start() for m in _QUOTES.finditer(norm.text)] if signals else []
-        suppressing = self._suppressing
-        suppressed = _suppressed(signals, suppressing, norm.text) if suppressing and signals else None
-        flags = []
-        for category in sorted(signals):
-            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band,
-                               suppressed)
-            if flag is not None:
-                flags.append(flag)
+        flags = self._lexicon_flags(normalize(text, self._matcher.vocabulary), age_band)
         try:
             spans = pii.find(text, self._phone_region)
         except Exception:  # noqa: BLE001 - a library bug must not stop classification
             spans = []
+        else:
+            if not truncated:
+                self._last_pii = (text, spans)
         if spans:
             flag = self._pii_flag(spans, age_band)
             if flag is not None:
@@ -318,6 +301,41 @@ class Classifier:
         if truncated:
             flags = [dataclasses.replace(flag, truncated=True) for flag in flags]
         flags.sort(key=lambda flag: (-SEVERITIES.index(flag.severity), flag.category))
+        return flags
+
+    def _lexicon_flags(self, norm: Normalized, age_band: str | None) -> list[Flag]:
+        """The flags of the lexicon's categories, in category order."""
+        signals: dict[str, list[_Hit]] = collections.defaultdict(list)
+        hits = self._matcher.find(norm)
+        for hit in hits:
+            if hit.entry.category != CONTEXT:
+                signals[hit.entry.category].append(hit)
+        # Rules, quotes, suppressions and context cues (weight <= 0) only lower a score.
+        reachable = sorted(category for category, found in signals.items()
+                           if _most(found) >= self.threshold(category, age_band))
+        if not reachable:
+            return []
+        markers: dict[str, list[_Hit]] = collections.defaultdict(list)
+        contexts: dict[str, Entry] = {}
+        for hit in hits:
+            entry = hit.entry
+            if entry.category == CONTEXT:
+                if entry.subcategory in MARKER_KINDS:
+                    markers[entry.subcategory].append(hit)
+                else:
+                    contexts.setdefault(entry.phrase, entry)
+        if "@" in norm.text:
+            markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
+        tokens = _Tokens(norm.text)
+        quotes = [m.start() for m in _QUOTES.finditer(norm.text)]
+        suppressing = self._suppressing
+        suppressed = _suppressed(signals, suppressing, norm.text) if suppressing else None
+        flags = []
+        for category in reachable:
+            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band,
+                               suppressed)
+            if flag is not None:
+                flags.append(flag)
         return flags
 
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
@@ -371,6 +389,15 @@ class Classifier:
         found = ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in kinds.items())
         explanation = f"pii: found {found} (weight 1.0 each); score {score} >= threshold {threshold}"
         return Flag("pii", "medium", score, threshold, matches, explanation, spans[0].kind)
+
+
+def _most(hits: list[_Hit]) -> float:
+    """The highest score ``hits`` can make: the sum of their distinct phrases' positive weights
+    (with a margin of 1e-6 for rounding and the order of the sums)."""
+    weights: dict[str, float] = {}
+    for hit in hits:
+        weights[hit.entry.phrase] = max(weights.get(hit.entry.phrase, 0.0), hit.entry.weight)
+    return sum(weights.values()) + 1e-6
 
 
 _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")

@@ -13,44 +13,110 @@ Normalization is two lists of small steps, applied in order:
   variation selectors / skin tones removed, typographic apostrophes -> ``'``, and
   homoglyphs (Cyrillic ``о``, Greek ``ο`` -> ``o``) from Unicode's confusables
   table as packaged by ``confusable-homoglyphs``.
-- ``TEXT_STEPS``: functions ``(Normalized, vocabulary) -> Normalized`` over the
-  whole folded text, which keep the offsets: HTML markup and entities, whitespace
+- ``TEXT_STEPS``: functions ``(text, vocabulary) -> edits`` over the whole
+  folded text: HTML markup and entities, whitespace
   runs, leetspeak inside words (``k1ll``, ``$uicide``, ``h@te``), apostrophes inside
   words (``don't`` -> ``dont``), runs of three or
   more of one letter (``sooooo`` -> ``so``), and single letters split by separators
   when they join into a word of the vocabulary (``k.i.l.l``, ``k i l l``).
+
+The edits that move characters are kept, step by step, and offsets are computed
+from them on demand: a text with nothing to flag pays for no offset map.
 
 Lexicon phrases go through the same function (without a vocabulary).
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import html
-import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
+
+Edit = tuple[int, int, str]
+"""``(start, end, replacement)``: ``text[start:end]`` becomes ``replacement``; every character
+of the replacement stands for the whole span."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Layer:
+    """The edits of one step that move characters, for mapping its output back to its input."""
+
+    new_starts: list[int]
+    """Where each replacement starts in the output (ascending)."""
+    new_ends: list[int]
+    """Where each replacement ends in the output."""
+    old_starts: list[int]
+    """Where each replaced span starts in the input."""
+    old_ends: list[int]
+    """Where each replaced span ends in the input."""
+
+    def back(self, position: int, last: bool) -> int:
+        """The input character that output character ``position`` comes from; inside a
+        replacement, the first character of the span it replaced (``last``: the last one)."""
+        at = bisect.bisect_right(self.new_starts, position) - 1
+        if at < 0:
+            return position
+        if position < self.new_ends[at]:
+            return self.old_ends[at] - 1 if last else self.old_starts[at]
+        return position - self.new_ends[at] + self.old_ends[at]
+
+
+def _layer(edits: list[Edit]) -> _Layer | None:
+    """The layer of ``edits`` (in text order, not overlapping); None when they move nothing."""
+    layer = _Layer([], [], [], [])
+    shift = 0
+    for start, end, replacement in edits:
+        if end - start != 1 or len(replacement) != 1:  # one character for one moves nothing
+            layer.new_starts.append(start + shift)
+            layer.new_ends.append(start + shift + len(replacement))
+            layer.old_starts.append(start)
+            layer.old_ends.append(end)
+        shift += len(replacement) - (end - start)
+    return layer if layer.old_starts else None
+
+
+def _apply(text: str, edits: list[Edit]) -> str:
+    parts: list[str] = []
+    kept_from = 0
+    for start, end, replacement in edits:
+        parts += (text[kept_from:start], replacement)
+        kept_from = end
+    parts.append(text[kept_from:])
+    return "".join(parts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Normalized:
     text: str
     """The normalized text."""
-    starts: Sequence[int]
-    """For each character of ``text``, the index of the first original character it came from."""
-    ends: Sequence[int]
-    """For each character of ``text``, one past the last original character it came from."""
+    layers: tuple[_Layer, ...] = ()
+    """The steps' edits that moved characters, in order (none: each character is where it was)."""
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the span ``text[start:end]`` (``end > start``) to ``(start, end)`` in the original."""
+        first, last = start, end - 1
+        for layer in reversed(self.layers):
+            first, last = layer.back(first, last=False), layer.back(last, last=True)
+        return first, last + 1
+
+    @property
+    def starts(self) -> Sequence[int]:
+        """For each character of ``text``, the index of the first original character it came from."""
+        return [self.original_span(index, index + 1)[0] for index in range(len(self.text))]
+
+    @property
+    def ends(self) -> Sequence[int]:
+        """For each character of ``text``, one past the last original character it came from."""
+        return [self.original_span(index, index + 1)[1] for index in range(len(self.text))]
 
     @property
     def offsets(self) -> Sequence[int]:
         """Alias of ``starts``."""
         return self.starts
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map the span ``text[start:end]`` (``end > start``) to ``(start, end)`` in the original."""
-        return self.starts[start], self.ends[end - 1]
 
 
 def _nfkc(char: str) -> str:
@@ -113,41 +179,15 @@ CHAR_STEPS: tuple[Callable[[str], str], ...] = (
 """Per-character steps, in order."""
 
 
-def _substitute(norm: Normalized, pattern: re.Pattern[str],
-                replace: Callable[[re.Match[str]], str | None]) -> Normalized:
-    """Replace each (non-empty) match of ``pattern`` by ``replace(match)`` (None: keep it).
-
-    Every replacement character stands for the whole original span of the match.
-    """
-    if pattern.search(norm.text) is None:
-        return norm
-    parts: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    kept_from = 0
-    for found in pattern.finditer(norm.text):
-        start, end = found.span()
-        if start == end:
-            continue
+def _replacements(text: str, pattern: re.Pattern[str],
+                  replace: Callable[[re.Match[str]], str | None]) -> list[Edit]:
+    """An edit for each match of ``pattern`` that ``replace`` rewrites (None: keep it)."""
+    edits = []
+    for found in pattern.finditer(text):
         replacement = replace(found)
-        if replacement is None:
-            continue
-        parts.append(norm.text[kept_from:start])
-        starts.extend(norm.starts[kept_from:start])
-        ends.extend(norm.ends[kept_from:start])
-        parts.append(replacement)
-        starts.extend([norm.starts[start]] * len(replacement))
-        ends.extend([norm.ends[end - 1]] * len(replacement))
-        kept_from = end
-    parts.append(norm.text[kept_from:])
-    starts.extend(norm.starts[kept_from:])
-    ends.extend(norm.ends[kept_from:])
-    return Normalized("".join(parts), starts, ends)
-
-
-def _keep_only(norm: Normalized, keep: Sequence[bool]) -> Normalized:
-    return Normalized("".join(itertools.compress(norm.text, keep)), list(itertools.compress(norm.starts, keep)),
-                      list(itertools.compress(norm.ends, keep)))
+        if replacement is not None:
+            edits.append((found.start(), found.end(), replacement))
+    return edits
 
 
 Vocabulary = Collection[str]
@@ -155,7 +195,7 @@ Vocabulary = Collection[str]
 _MARKUP = re.compile(r"<[a-z/!][^<>]{0,200}>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});?")
 
 
-def _html(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
+def _html(text: str, vocabulary: Vocabulary) -> list[Edit]:
     """A tag becomes one space; an entity (``&amp;``, ``&#39;``) the character it names, folded."""
     def replace(found: re.Match[str]) -> str | None:
         token = found.group()
@@ -165,9 +205,9 @@ def _html(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
         if decoded == token:
             return None
         return "".join(_fold_one(c) for c in decoded)
-    if "<" not in norm.text and "&" not in norm.text:
-        return norm
-    return _substitute(norm, _MARKUP, replace)
+    if "<" not in text and "&" not in text:
+        return []
+    return _replacements(text, _MARKUP, replace)
 
 
 # Whitespace runs that start with a character other than " ", or have two or more
@@ -175,105 +215,100 @@ def _html(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
 _WHITESPACE_TO_REWRITE = re.compile(r"[^\S ]\s*| \s+")
 
 
-def _collapse_whitespace(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
+def _collapse_whitespace(text: str, vocabulary: Vocabulary) -> list[Edit]:
     """Replace each run of whitespace with one space."""
-    if not _WHITESPACE_TO_REWRITE.search(norm.text):
-        return norm
-    keep = [True] * len(norm.text)
-    for found in _WHITESPACE_TO_REWRITE.finditer(norm.text):
-        start, end = found.span()
-        for index in range(start + 1, end):
-            keep[index] = False
-    text = list(norm.text)
-    ends = list(norm.ends)
-    for found in _WHITESPACE_TO_REWRITE.finditer(norm.text):
-        text[found.start()] = " "
-        ends[found.start()] = norm.ends[found.end() - 1]  # the space stands for the whole run
-    return _keep_only(Normalized("".join(text), norm.starts, ends), keep)
+    # Every whitespace character but " " is unprintable: the common case is told in C.
+    if text.isprintable() and "  " not in text:
+        return []
+    return _replacements(text, _WHITESPACE_TO_REWRITE, lambda found: " ")
 
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"}
 """Leetspeak characters read as letters inside a word that has a letter: ``k1ll`` -> ``kill``."""
 
 # A word with a leet character (a trailing "!" stays punctuation; "@name" stays a mention);
-# only those with a letter are rewritten.
-_LEET_WORD = re.compile(r"(?<![\w@$!|])[\w@$!|]*[0134578@$!|][\w@$!|]*")
+# only those with a letter are rewritten. A word is a run of [\w@$!|].
 _LEET_CHARS = re.compile(r"[0134578@$!|]")
-_LEET_TABLE = str.maketrans(LEET)
+_WORD_REST = re.compile(r"[\w@$!|]*")
+_WORD_PUNCTUATION = frozenset("_@$!|")
 
 
-def _leetspeak(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
-    if not _LEET_CHARS.search(norm.text):
-        return norm
-    chars = list(norm.text)
-    changed = False
-    for found in _LEET_WORD.finditer(norm.text):
-        word = found.group()
-        core = word.rstrip("!")  # "kill!!" keeps its exclamation marks
+def _leetspeak(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    edits = []
+    word_end = 0
+    # From each leet character (rare: a fast search finds them) to the word around it:
+    # ``[\w@$!|]*[0134578@$!|][\w@$!|]*`` tried at every word start costs more.
+    for found in _LEET_CHARS.finditer(text):
+        if found.start() < word_end:  # in the word just looked at
+            continue
+        word_start = found.start()
+        while word_start > 0 and (text[word_start - 1].isalnum() or text[word_start - 1] in _WORD_PUNCTUATION):
+            word_start -= 1  # str.isalnum() and "_" are what \w matches
+        word_end = _WORD_REST.match(text, found.start()).end()
+        core = text[word_start:word_end].rstrip("!")  # "kill!!" keeps its exclamation marks
         if core.startswith("@"):  # a mention
             continue
         if not _LEET_CHARS.search(core) or not any(c.isalpha() for c in core):
             continue
-        for offset, char in enumerate(core):
-            if char in LEET:
-                chars[found.start() + offset] = LEET[char]
-                changed = True
-    if not changed:
-        return norm
-    return Normalized("".join(chars), norm.starts, norm.ends)
+        edits += [(word_start + offset, word_start + offset + 1, LEET[c]) for offset, c in enumerate(core) if c in LEET]
+    return edits
 
 
-_REPEATED = re.compile(r"([^\W\d_])\1{2,}")
+# Runs of three or more of one character; those of a letter are rewritten. (Testing the
+# letter once per run is several times faster than ``([^\W\d_])\1{2,}``, which tests it at
+# every position, and finds the same runs.)
+_REPEATED = re.compile(r"(.)\1{2,}")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
-def _collapse_repeats(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
+def _collapse_repeats(text: str, vocabulary: Vocabulary) -> list[Edit]:
     """Three or more of one letter become one: ``sooooo`` -> ``so``, ``diiiie`` -> ``die``."""
-    return _substitute(norm, _REPEATED, lambda found: found.group(1))
+    def replace(found: re.Match[str]) -> str | None:
+        return found.group(1) if _LETTER.match(found.group(1)) else None
+    return _replacements(text, _REPEATED, replace)
 
 
 # Three or more single letters joined by one kind of separator: "k.i.l.l", "k i l l", "k-y-s".
 _SEPARATED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?P<sep>[ .\-_*·/+~,]{1,3})[^\W\d_])"
                         r"(?:(?P=sep)[^\W\d_]){1,38}(?![^\W_])")
+# What every such run holds from its first separator on (a separator, a single letter,
+# separators, a letter not followed by a letter or digit): rare, and quick to look for.
+_MAYBE_SEPARATED = re.compile(r"[ .\-_*·/+~,][^\W\d_][ .\-_*·/+~,]{1,3}[^\W\d_](?![^\W_])")
 
 
-def _join_separated(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
+def _join_separated(text: str, vocabulary: Vocabulary) -> list[Edit]:
     """Join single letters split by separators when the joined word is in the vocabulary."""
-    if not vocabulary:
-        return norm
-    keep = [True] * len(norm.text)
-    joined_any = False
+    if not vocabulary or not _MAYBE_SEPARATED.search(text):
+        return []
+    edits = []
     position = 0
     # A run that spells no word is tried again from its next letter ("a a k.y.s": "k.y.s");
     # runs are at most 40 letters, so this stays linear.
-    while (found := _SEPARATED.search(norm.text, position)) is not None:
+    while (found := _SEPARATED.search(text, position)) is not None:
         letters = found.group().replace(found.group("sep"), "")
         if letters not in vocabulary:
             position = found.start() + 1
             continue
-        joined_any = True
-        for index in range(found.start(), found.end()):
-            if not norm.text[index].isalpha():
-                keep[index] = False
+        edits += [(index, index + 1, "") for index in range(found.start(), found.end()) if not text[index].isalpha()]
         position = found.end()
-    return _keep_only(norm, keep) if joined_any else norm
+    return edits
 
 
-_INNER_APOSTROPHE = re.compile(r"(?<=[^\W\d_])'(?=[^\W\d_])")
+# Starts with the apostrophe (then looks behind it), so that the search skips to apostrophes.
+_INNER_APOSTROPHE = re.compile(r"'(?<=[^\W\d_]')(?=[^\W\d_])")
 
 
-def _drop_inner_apostrophes(norm: Normalized, vocabulary: Vocabulary) -> Normalized:
+def _drop_inner_apostrophes(text: str, vocabulary: Vocabulary) -> list[Edit]:
     """``don't`` -> ``dont``, ``you're`` -> ``youre``: one lexicon row matches both spellings."""
-    if "'" not in norm.text:
-        return norm
-    keep = [True] * len(norm.text)
-    for found in _INNER_APOSTROPHE.finditer(norm.text):
-        keep[found.start()] = False
-    return _keep_only(norm, keep)
+    if "'" not in text:
+        return []
+    return _replacements(text, _INNER_APOSTROPHE, lambda found: "")
 
 
-TEXT_STEPS: tuple[Callable[[Normalized, Vocabulary], Normalized], ...] = (
+TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
     _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _join_separated)
-"""Whole-text steps, in order, applied after the per-character steps."""
+"""Whole-text steps, in order, applied after the per-character steps: each returns its edits
+(in text order, not overlapping) of the text it is given."""
 
 
 def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:
@@ -286,10 +321,13 @@ def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:
     >>> n.text, list(n.starts), list(n.ends)
     ('kill me', [0, 1, 2, 3, 4, 6, 7], [1, 2, 3, 4, 6, 7, 8])
     """
-    norm = _fold_chars(text)
+    text, edits = _fold_chars(text)
+    layers = [_layer(edits)]
     for step in TEXT_STEPS:
-        norm = step(norm, vocabulary)
-    return norm
+        if edits := step(text, vocabulary):
+            text = _apply(text, edits)
+            layers.append(_layer(edits))
+    return Normalized(text, tuple(layer for layer in layers if layer is not None))
 
 
 def _fold_one(char: str) -> str:
@@ -322,12 +360,29 @@ class _FoldTable(dict):
 _FOLD = _FoldTable()
 
 
-def _fold_chars(text: str) -> Normalized:
-    folded = text.translate(_FOLD)
-    if len(folded) == len(text) and _FOLD.irregular.isdisjoint(text):
-        # Every character folded to exactly one: the offsets are the identity.
-        return Normalized(folded, range(len(text)), range(1, len(text) + 1))
-    starts: list[int] = []
-    for index, char in enumerate(text):
-        starts.extend([index] * len(_FOLD[ord(char)]))
-    return Normalized(folded, starts, [s + 1 for s in starts])
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_ascii(text: str) -> str:
+    # What CHAR_STEPS do to ASCII (a test checks every character): lower case, "`" -> "'".
+    return text.lower().replace("`", "'")
+
+
+def _fold_chars(text: str) -> tuple[str, list[Edit]]:
+    """``text`` with ``CHAR_STEPS`` applied to each character, and the edits of the characters
+    that did not fold to exactly one."""
+    if text.isascii():
+        return _fold_ascii(text), []
+    # str.translate costs about 0.1 us a character: only the non-ASCII runs go through it.
+    parts: list[str] = []
+    edits: list[Edit] = []
+    kept_from = 0
+    for found in _NON_ASCII.finditer(text):
+        run = found.group()
+        parts += (_fold_ascii(text[kept_from:found.start()]), run.translate(_FOLD))
+        if not _FOLD.irregular.isdisjoint(run):
+            edits += [(index, index + 1, _FOLD[ord(text[index])]) for index in range(*found.span())
+                      if text[index] in _FOLD.irregular]
+        kept_from = found.end()
+    parts.append(_fold_ascii(text[kept_from:]))
+    return "".join(parts), edits

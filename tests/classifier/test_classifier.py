@@ -2,9 +2,12 @@
 
 import math
 import re
+from unittest import mock
 
 import pytest
-from socialwatch.classifier import MAX_TEXT_CHARS, Classifier, Flag, Match
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from socialwatch.classifier import MAX_TEXT_CHARS, Classifier, Flag, Match, matcher
 from socialwatch.classifier.matcher import PACKAGED_LEXICONS
 
 HEADER = "phrase,category,subcategory,severity,weight,language,rules\n"
@@ -406,3 +409,16 @@ def test_the_packaged_lexicon_is_of_realistic_size(packaged):
         by_language[entry.language] = by_language.get(entry.language, 0) + 1
     assert by_language["en"] >= 500
     assert all(by_language[language] >= 60 for language in ("es", "pt", "nl"))
+
+
+PACKAGED = Classifier.load()
+PHRASES = sorted({entry.phrase for entry in PACKAGED.lexicon.entries})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PHRASES) | st.sampled_from(['"', "not", "you", "@jo", ",", "lol"]), max_size=8))
+def test_categories_that_cannot_reach_their_threshold_are_not_scored_and_nothing_changes(words):
+    text = " ".join(words)
+    flags = PACKAGED.classify(text)
+    with mock.patch.object(matcher, "_most", lambda hits: math.inf):  # score every category
+        assert PACKAGED.classify(text) == flags

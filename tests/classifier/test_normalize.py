@@ -1,11 +1,15 @@
 """normalize(): folded text for matching, and offsets back to the original."""
 
+import re
+from unittest import mock
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from socialwatch.classifier import normalize as normalize_module
 from socialwatch.classifier.lexicon import load_lexicon
 from socialwatch.classifier.matcher import PACKAGED_LEXICONS, Matcher
-from socialwatch.classifier.normalize import normalize
+from socialwatch.classifier.normalize import LEET, normalize
 
 VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
 
@@ -122,3 +126,89 @@ def test_a_phrase_anywhere_is_found_at_its_exact_original_offsets(before, space1
     start = len(before) + len(space1)
     assert any(s <= start and start + len(phrase) <= e for s, e in spans)
     assert all(0 <= s < e <= len(text) for s, e in spans)
+
+
+# Fast paths: each agrees with the plain definition it replaces.
+
+def test_ascii_folds_as_the_character_steps_say():
+    for code in range(128):
+        assert normalize_module._fold_ascii(chr(code)) == normalize_module._fold_one(chr(code))
+
+
+MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
+                                  "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
+                                  "@j0hn", "h@te"])
+                 | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
+"""Text rich in what the steps rewrite."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | MIXED)
+def test_folding_agrees_with_folding_each_character_alone(text):
+    folded, edits = normalize_module._fold_chars(text)
+    fold = normalize_module._fold_one
+    assert folded == "".join(fold(c) for c in text)
+    assert edits == [(i, i + 1, fold(c)) for i, c in enumerate(text) if len(fold(c)) != 1]
+
+
+def _leetspeak_as_first_written(text, vocabulary):
+    edits = []
+    for found in re.finditer(r"(?<![\w@$!|])[\w@$!|]*[0134578@$!|][\w@$!|]*", text):
+        core = found.group().rstrip("!")
+        if core.startswith("@") or not re.search(r"[0134578@$!|]", core) or not any(c.isalpha() for c in core):
+            continue
+        edits += [(found.start() + i, found.start() + i + 1, LEET[c]) for i, c in enumerate(core) if c in LEET]
+    return edits
+
+
+def _edits(pattern, replacement):
+    return lambda text, vocabulary: [(m.start(), m.end(), m.expand(replacement))
+                                     for m in re.finditer(pattern, text)]
+
+
+STEPS_AS_FIRST_WRITTEN = [  # one regex tried at every position, no quick test before it
+    (normalize_module._collapse_whitespace, _edits(r"[^\S ]\s*| \s+", " ")),
+    (normalize_module._leetspeak, _leetspeak_as_first_written),
+    (normalize_module._drop_inner_apostrophes, _edits(r"(?<=[^\W\d_])'(?=[^\W\d_])", "")),
+    (normalize_module._collapse_repeats, _edits(r"([^\W\d_])\1{2,}", r"\1")),
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(MIXED)
+def test_each_text_step_agrees_with_its_plain_definition(text):
+    for step, plain in STEPS_AS_FIRST_WRITTEN:
+        assert step(text, VOCABULARY) == plain(text, VOCABULARY), step.__name__
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["k", "y", "s", "i", "l", "a", "x", "2", " ", ".", "-", "..", "_", "·", "é"]),
+                max_size=30).map("".join))
+def test_joining_separated_letters_needs_no_more_than_its_quick_test_allows(text):
+    with mock.patch.object(normalize_module, "_MAYBE_SEPARATED", re.compile("")):
+        unfiltered = normalize_module._join_separated(text, VOCABULARY)
+    assert normalize_module._join_separated(text, VOCABULARY) == unfiltered
+
+
+def _offsets_computed_eagerly(text, vocabulary):
+    """starts and ends carried through every edit, character by character."""
+    def apply(text, starts, ends, edits):
+        new_text, new_starts, new_ends, kept_from = "", [], [], 0
+        for start, end, replacement in edits:
+            new_text += text[kept_from:start] + replacement
+            new_starts += starts[kept_from:start] + [starts[start]] * len(replacement)
+            new_ends += ends[kept_from:start] + [ends[end - 1]] * len(replacement)
+            kept_from = end
+        return new_text + text[kept_from:], new_starts + starts[kept_from:], new_ends + ends[kept_from:]
+    starts = [index for index, char in enumerate(text) for _ in normalize_module._fold_one(char)]
+    text, ends = normalize_module._fold_chars(text)[0], [start + 1 for start in starts]
+    for step in normalize_module.TEXT_STEPS:
+        text, starts, ends = apply(text, starts, ends, step(text, vocabulary))
+    return text, starts, ends
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text() | MIXED)
+def test_offsets_from_the_edits_agree_with_offsets_carried_eagerly(text):
+    norm = normalize(text, VOCABULARY)
+    assert (norm.text, list(norm.starts), list(norm.ends)) == _offsets_computed_eagerly(text, VOCABULARY)

@@ -1,6 +1,11 @@
 """Personal information: found with offsets, flagged as ``pii``, and redacted in place."""
 
+import re
+from unittest import mock
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from socialwatch.classifier import Classifier, pii
 
 
@@ -93,3 +98,28 @@ def test_a_failing_detector_redacts_everything_rather_than_leak(packaged, monkey
     monkeypatch.setattr(pii, "find", broken)
     assert packaged.redact("call (212) 555-0134") == "•" * 19
     assert packaged.classify("kys")[0].category == "bullying"  # classification goes on
+
+
+POST_PARTS = st.lists(st.sampled_from([
+    "1668 Glyn St", "14 crown STREET suite 5", "Calle Mayor 12", "Kerkstraat 5", "Fő u. 12", "apt5", "Apt. #297",
+    "PO Box 149", "PSC 0413, Box 8144", "my birthday is March 3rd", "BORN ON 04/12/2011", "dob: 1/2",
+    "mi cumpleaños es el 5 de mayo", "a@b.co", "jo.doe+x@EXAMPLE.org", "@user", "@user.", "(212) 555-0134",
+    "I go to Lincoln High School", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
+]), max_size=8).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(POST_PARTS)
+def test_the_quick_tests_before_each_pattern_never_skip_a_finding(text):
+    found = pii.find(text)
+    with mock.patch.object(pii, "_may_match", lambda cues, text, lowered: True), \
+            mock.patch.object(pii, "_MAYBE_EMAIL", re.compile("")):
+        assert pii.find(text) == found
+
+
+def test_redaction_after_classification_is_the_same_as_without(packaged):
+    for text in ["call me (212) 555-0134, kill yourself", "no personal information", "x" * 20_001 + " a@b.co"]:
+        packaged.classify(text)
+        assert packaged.redact(text) == pii.redact(text, pii.find(text))
+    packaged.classify("call me (212) 555-0134")
+    assert packaged.redact("mail a@b.co") == "mail ••••••"

@@ -66,37 +66,111 @@ def _phone_shaped(text: str) -> list[Span]:
 _MAYBE_EMAIL = re.compile(r"@[\w-]+\.")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-z]{2,24}(?![\w])", re.IGNORECASE)
 
-_STREET_SUFFIX = (
-    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|terrace|"
-    r"parkway|pkwy|circle|cir|highway|hwy|square|sq|trail|crescent|parks?|squares?|streets?|union|"
-    r"calle|avenida|rua|travessa|straat|laan|weg|plein|gracht|kade|strasse|straße")
-_STREET_PREFIX = (r"calle|avenida|avda\.|av\.|rua|travessa|avenue|rue|via|viale|piazza|strada|calea|ul\.|ulica|"
-                  r"c/|pl\.|al\.")
-_STREET_WORD_ENDING = (r"straat|laan|weg|plein|gracht|kade|strasse|straße|gatan|gata|gade|katu|tie|vej|"
-                       r"vägen|stræti|braut|ova|ská|ého")
-_STREET_AFTER_NAME = r"u\.|út|utca|útja"
+# Street addresses. A street is found by what names it as one: a suffix after the name
+# ("1668 Glyn St", "350 5th Ave"), a word before it ("Calle Mayor 12", "Rua das Flores, 120"),
+# an ending of the name ("Kerkstraat 5"), a post-office or military box, a unit ("Apt. 297"),
+# or, for an intersection, "corner of ... and ...". A unit and the city, state or country and
+# postal code written after a street are part of its span. Tables are data: a format is added
+# by adding a word.
+
+# Suffixes that name a street in any case: "1668 glyn st" is how a student writes it.
+_STREET_SUFFIX = ("street|streets|st|str|avenue|ave|av|boulevard|blvd|rd|ln|dr|ct|pl|pkwy|hwy|cir|ter|terr|"
+                  "trl|sq|expy|fwy|tpke|aly|plz|cres|crt")
+# The USPS suffixes (Publication 28) and British ones that are also everyday words ("a 3 hour
+# drive", "2 more on the way"): a street only when capitalized, after a capitalized name.
+_STREET_SUFFIX_CAPITALIZED = (
+    "Alley|Annex|Arcade|Bayou|Beach|Bend|Bluffs?|Bottom|Branch|Bridge|Brooks?|Burg|Bypass|Camp|Canyon|Cape|"
+    "Causeway|Center|Centre|Circle|Cliffs?|Close|Club|Commons?|Corners?|Course|Courts?|Coves?|Creek|Crescent|"
+    "Crest|Crossing|Crossroads?|Curve|Dale|Dam|Divide|Drives?|Estates?|Expressway|Extension|Falls|Ferry|Fields?|"
+    "Flats?|Fords?|Forest|Forges?|Forks?|Fort|Freeway|Gardens?|Gateway|Glens?|Greens?|Groves?|Harbors?|Haven|"
+    "Heights|Highway|Hills?|Hollow|Inlet|Islands?|Isle|Junction|Keys?|Knolls?|Lakes?|Landing|Lane|Lights?|"
+    "Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?|Mission|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|"
+    "Parade|Parks?|Parkway|Pass|Passage|Path|Pike|Pines?|Place|Plains?|Plaza|Points?|Ports?|Prairie|Ranch|"
+    "Rapids?|Ridges?|Rise|River|Roads?|Route|Row|Run|Shoals?|Shores?|Skyway|Springs?|Spur|Squares?|Station|"
+    "Stream|Summit|Terrace|Trace|Track|Trail|Tunnel|Turnpike|Underpass|Unions?|Valleys?|Viaduct|Views?|"
+    "Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Wharf|Yard")
+# Words that are never part of a street's name between its number and its suffix: what makes
+# "2 hours on the road" or "10 minute walk" a phrase and not an address.
+_NOT_A_STREET_NAME = (
+    "the|a|an|and|or|of|to|in|on|at|by|for|from|with|into|onto|over|under|up|down|out|off|my|your|his|her|our|"
+    "their|its|this|that|these|those|is|are|was|were|be|been|am|it|i|you|he|she|we|they|me|him|us|them|more|"
+    "most|less|some|any|all|no|not|so|too|very|just|only|also|than|then|but|if|as|about|like|other|another|"
+    "times?|x|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|yrs?|miles?|mi|km|"
+    "meters?|feet|ft|blocks?|people|kids|guys|things?|points?|pts|dollars?|bucks|percent|lbs?|kg|other")
+_NUMBER = r"\d{1,6}(?:-?[a-z](?!\w))?"
 _WORD = r"[^\W\d_][\w'.-]*"
+_NAME_WORD = rf"(?!(?:{_NOT_A_STREET_NAME})\b)(?:{_WORD}|\d{{1,3}}(?:st|nd|rd|th)\b)"
+_CAPITALIZED_NAME_WORD = rf"(?!(?:{_NOT_A_STREET_NAME})\b)(?-i:[A-Z][\w'.-]*|\d{{1,3}}(?:st|nd|rd|th)\b)"
+# Words before the name, where the number follows it: Spanish, Portuguese, French, Italian
+# (capitalized: "via" and "piazza" are English words too), Polish.
+_STREET_PREFIX = (r"calle|c/|avenida|avda\.|av\.|paseo|plaza|carrera|cra\.|camino|pasaje|callejón|calzada|"
+                  r"carretera|bulevar|ronda|rua|r\.|travessa|alameda|praça|largo|estrada|rodovia|ladeira|beco|"
+                  r"avenue|rue|boulevard|chemin|ul\.|ulica")
+_STREET_PREFIX_CAPITALIZED = "Via|Viale|Piazza|Piazzetta"
+# Prefixes written after the number as well ("12 rue de la Paix", "76 Boulevard de Normandie").
+_STREET_PREFIX_AFTER_NUMBER = r"rue|boulevard|chemin|allée|impasse"
+# Endings of one-word street names, followed by the number: Dutch, German, Nordic.
+_STREET_WORD_ENDING = (r"straat|laan|weg|plein|gracht|kade|singel|dijk|dreef|steeg|markt|strasse|straße|gasse|"
+                       r"platz|allee|gatan|gata|gade|vej|veien|vägen|katu")
+_STREET_AFTER_NAME = r"u\.|út|utca|útja"
+_UNIT = r"suite|ste\.?|apt\.?|apartment|apto\.?|unit|flat|#"
+_POSTCODE = (r"\d{5}(?:-\d{3,4})?"                                  # US ZIP (+4), Brazilian CEP
+             r"|\d{4}[ \t]?(?-i:[A-Z]{2})\b"                         # Dutch
+             r"|(?-i:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}\b)"         # British
+             r"|(?-i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b)")                # Canadian
+_PLACE = r"(?-i:[A-Z][\w'.-]*)(?:[ \t]+(?-i:[A-Z][\w'.-]*)){0,3}"
+_NEXT_LINE_OR_COMMA = r"[ \t]*[,\n][ \t\n,]*"
 _ADDRESS = re.compile(
-    # "1668 Glyn St", "14 Crown Street", "370 3911 Fourth Avenue Suite 697"
-    rf"\b\d{{1,6}}(?:[ \t]+\d{{1,6}})?[ \t]+(?:{_WORD}[ \t]+){{1,4}}(?:{_STREET_SUFFIX})\b\.?"
-    rf"(?:,?[ \t]+(?:suite|apt\.?|apartment|unit)[ \t]*#?\d{{1,5}})?"
-    # "Calle Mayor 12", "Rua das Flores, 120", "Kerkstraat 5"
-    rf"|(?<!\w)(?:{_STREET_PREFIX})[ \t]+(?:{_WORD}[ \t]+){{0,4}}"
-    rf"{_WORD},?[ \t]+\d{{1,5}}\b"
-    rf"|\b[^\W\d_]{{3,}}(?:{_STREET_WORD_ENDING})[ \t]+\d{{1,5}}\b\.?"
+    r"(?:"
+    # "1668 Glyn St", "14 Crown Street", "370 3911 Fourth Avenue", "350 5th Ave", "10 Downing Street"
+    rf"\b\d{{1,6}}(?:[ \t]+\d{{1,6}})?[ \t]+(?:{_NAME_WORD}[ \t]+){{1,4}}(?:{_STREET_SUFFIX})\b\.?"
+    # "4 Privet Drive", "119 Countess Close"
+    rf"|\b\d{{1,6}}(?:[ \t]+\d{{1,6}})?[ \t]+(?:{_CAPITALIZED_NAME_WORD}[ \t]+){{1,4}}"
+    rf"(?-i:{_STREET_SUFFIX_CAPITALIZED})\b"
+    # "Calle Mayor 12", "Rua das Flores, 120", "Avenida Paulista 1578"
+    rf"|(?<!\w)(?:{_STREET_PREFIX}|(?-i:{_STREET_PREFIX_CAPITALIZED}))[ \t]+(?:{_NAME_WORD}[ \t]+){{0,5}}{_NAME_WORD},?[ \t]+(?:n[º°o]\.?[ \t]*)?{_NUMBER}\b"
+    # "12 rue de la Paix"
+    rf"|\b\d{{1,5}},?[ \t]+(?:{_STREET_PREFIX_AFTER_NUMBER})[ \t]+(?:{_WORD}[ \t]+){{0,3}}{_WORD}"
+    # "Kerkstraat 5", "Kerkstraat 5a", "Ziegelgasse 19"
+    rf"|\b[^\W\d_]{{3,}}(?:{_STREET_WORD_ENDING})[ \t]+{_NUMBER}\b\.?"
     rf"|\b{_WORD}[ \t]+(?:{_STREET_AFTER_NAME})[ \t]+\d{{1,5}}\b\.?"
-    rf"|\b(?:psc|unit)[ \t]+\d{{3,5}},?[ \t]+box[ \t]+\d{{3,5}}\b"
-    # "Suite 501", "Apt. 297", "PO Box 149"
-    rf"|\b(?:suite|apt\.?|apartment|unit)[ \t]*#?\d{{1,5}}\b|\bp\.?[ \t]?o\.?[ \t]+box[ \t]+\d{{1,6}}\b",
+    # Military mail: "PSC 0413, Box 8144", "Unit 2050 Box 4190", "USNS Bergman\nFPO AE 12382"
+    rf"|\b(?:psc|unit|cmr)[ \t]+\d{{3,5}},?[ \t]+box[ \t]+\d{{3,5}}\b"
+    rf"|(?-i:\b(?:USS|USNS|USNV|USCGC)[ \t]+[A-Z][\w'.-]*{_NEXT_LINE_OR_COMMA})?"
+    rf"(?-i:\b[AFD]PO[ \t]+A[AEP])[ \t]+\d{{5}}(?:-\d{{4}})?\b"
+    # "Suite 501", "Apt. 297", "PO Box 149", "Postbus 12", "Caixa Postal 5", "Apartado 7"
+    rf"|\b(?:suite|apt\.?|apartment|apto\.?)[ \t]*#?[ \t]*\d{{1,5}}\b"
+    rf"|\b(?:p\.?[ \t]?o\.?[ \t]*box|post[ \t]?box|postbus|caixa[ \t]+postal|apartado(?:[ \t]+postal)?)[ \t]+\d{{1,6}}\b"
+    # "the corner of Main and 5th", "la esquina de Olive y 3rd", "hoek van de Dorpsstraat en de Kerkweg"
+    rf"|\b(?:corner[ \t]+of|esquina[ \t]+d[eao]|hoek[ \t]+van)[ \t]+(?:(?:the|la|de|het)[ \t]+)?"
+    rf"(?:\d{{1,6}}[ \t]+)?{_CAPITALIZED_NAME_WORD}(?:[ \t]+{_CAPITALIZED_NAME_WORD}){{0,3}}"
+    rf"[ \t]+(?:and|&|y|e|com|con|en)[ \t]+(?:(?:the|la|de|het|a|o)[ \t]+)?"
+    rf"{_CAPITALIZED_NAME_WORD}(?:[ \t]+{_CAPITALIZED_NAME_WORD}){{0,3}}"
+    # after "my address is": "address: 329 Arenales 9462", "mijn adres is Dorpsweg 12"
+    rf"|\b(?:address|direcci[oó]n|endere[cç]o|adres)(?:[ \t]+(?:is|es|é))?[ \t]*:?[ \t]*"
+    rf"(?P<after_cue>{_NUMBER}[ \t]+(?:{_NAME_WORD}[ \t]+){{0,3}}{_NAME_WORD}(?:[ \t]+{_NUMBER}\b)?"
+    rf"|(?:{_NAME_WORD}[ \t]+){{0,3}}{_NAME_WORD},?[ \t]+{_NUMBER}\b)"
+    r")"
+    # a unit after the street: "1668 Glyn St Apt 5", "14 Crown Street, Suite 321"
+    rf"(?:(?:{_NEXT_LINE_OR_COMMA}|[ \t]+)(?:{_UNIT})[ \t]*#?[ \t]*\d{{1,5}}[a-z]?\b\.?)?"
+    # city, state or country, and a postal code: ", Springfield, IL 62704", "\n1012 AB Amsterdam"
+    rf"(?:(?:{_NEXT_LINE_OR_COMMA}{_PLACE}){{1,3}}(?:[ \t]+|{_NEXT_LINE_OR_COMMA})(?:{_POSTCODE})"
+    rf"|{_NEXT_LINE_OR_COMMA}(?:{_POSTCODE})(?:[ \t]+{_PLACE})?)?",
     re.IGNORECASE)
 # What every _ADDRESS match holds, one pattern for each of its branches, for _may_match: without
 # the branches' leading \b or look-behind, a search skips to a digit or a literal. An _ADDRESS
-# search costs about 60 us in a post that has digits, these about 10.
+# search costs about 60 us in a post that has digits, these about 10. Only the intersection
+# branch can match without a digit: _INTERSECTION_CUES are for text without one.
+_INTERSECTION_CUES = (re.compile(r"(?:corner[ \t]+of|esquina[ \t]+d[eao]|hoek[ \t]+van)[ \t]"),)
 _ADDRESS_CUES = tuple(re.compile(cue) for cue in (
-    rf"\d[ \t]+(?:{_WORD}[ \t]+){{1,4}}(?:{_STREET_SUFFIX})\b",
-    rf"(?:{_STREET_PREFIX})[ \t]+(?:{_WORD}[ \t]+){{0,4}}{_WORD},?[ \t]+\d",
-    rf"(?:{_STREET_WORD_ENDING}|{_STREET_AFTER_NAME}|psc|unit|box)[ \t]+\d",
-    r"(?:suite|apt\.?|apartment|unit)[ \t]*#?\d"))
+    rf"\d[ \t]+(?:\w[\w'.-]*[ \t]+){{1,5}}(?:{_STREET_SUFFIX}|{_STREET_SUFFIX_CAPITALIZED.lower()})\b",
+    rf"(?:{_STREET_PREFIX}|{_STREET_PREFIX_CAPITALIZED.lower()})[ \t]+(?:\w[\w'.-]*[ \t]+){{0,5}}\w[\w'.-]*,?[ \t]+"
+    rf"(?:n[º°o]\.?[ \t]*)?\d",
+    rf"\d,?[ \t]+(?:{_STREET_PREFIX_AFTER_NUMBER})[ \t]",
+    rf"(?:{_STREET_WORD_ENDING}|{_STREET_AFTER_NAME}|psc|unit|cmr|box|postbus|postal|apartado)[ \t]+\d",
+    r"[afd]po[ \t]+a[aep][ \t]+\d",
+    r"(?:address|direcci[oó]n|endere[cç]o|adres)",
+    r"(?:suite|apt\.?|apartment|apto\.?)[ \t]*#?[ \t]*\d")) + _INTERSECTION_CUES
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
@@ -148,9 +222,11 @@ def find(text: str, region: str = "US") -> list[Span]:
     if _MAYBE_EMAIL.search(text):
         spans += [Span("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
     lowered = text.lower()
+    if _may_match(_ADDRESS_CUES if has_digit else _INTERSECTION_CUES, text, lowered):
+        for m in _ADDRESS.finditer(text):
+            start = m.start("after_cue") if m.start("after_cue") >= 0 else m.start()  # not "my address is"
+            spans.append(Span("address", start, m.end()))
     if has_digit:
-        if _may_match(_ADDRESS_CUES, text, lowered):
-            spans += [Span("address", m.start(), m.end()) for m in _ADDRESS.finditer(text)]
         if _may_match(_BIRTHDAY_CUES, text, lowered):
             spans += [Span("birthday", m.start("date"), m.end("date")) for m in _BIRTHDAY.finditer(text)]
     if any(cue in lowered for cue in _SCHOOL_CUES):

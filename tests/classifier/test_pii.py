@@ -30,6 +30,22 @@ def packaged():
         ("siamo in Via Tasso 129", "address", "Via Tasso 129"),
         ("mieszkam ul. Północna 73", "address", "ul. Północna 73"),
         ("PSC 0413, Box 8144", "address", "PSC 0413, Box 8144"),
+        ("meet at 350 5th Ave", "address", "350 5th Ave"),  # an ordinal street name
+        ("we live at 4 Privet Drive now", "address", "4 Privet Drive"),  # a capitalized USPS suffix
+        ("123 main st apt 4b, Springfield, IL 62704", "address", "123 main st apt 4b, Springfield, IL 62704"),
+        ("1668 Glyn St\nApt. 5\nAustin, TX 78701-1234", "address", "1668 Glyn St\nApt. 5\nAustin, TX 78701-1234"),
+        ("10 Downing Street, London SW1A 2AA", "address", "10 Downing Street, London SW1A 2AA"),
+        ("USNS Comfort\nFPO AE 09501", "address", "USNS Comfort\nFPO AE 09501"),  # military mail
+        ("meet me at the corner of Main and 5th", "address", "corner of Main and 5th"),
+        ("my address is 77 Elm Ct", "address", "77 Elm Ct"),
+        ("vivo en la Avenida Insurgentes 1602", "address", "Avenida Insurgentes 1602"),
+        ("mi dirección es Arenales 946", "address", "Arenales 946"),
+        ("estamos en la esquina de Olvera y Main", "address", "esquina de Olvera y Main"),
+        ("moro na Avenida Paulista, 1578", "address", "Avenida Paulista, 1578"),
+        ("meu endereço é Rua Augusta 12, 01305-000 São Paulo", "address", "Rua Augusta 12, 01305-000 São Paulo"),
+        ("ik woon op de Kerkstraat 5a, 1012 AB Amsterdam", "address", "Kerkstraat 5a, 1012 AB Amsterdam"),
+        ("mijn adres is Dorpsweg 12", "address", "Dorpsweg 12"),
+        ("postbus 123", "address", "postbus 123"),
         ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
         ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
         ("my birthday is March 3rd", "birthday", "March 3rd"),
@@ -56,6 +72,22 @@ def test_personal_information_is_found_at_its_offsets(text, kind, found):
         "server at 36.160.14.148 is down",  # an IP address
         "on 2007-01-17 23:08:55 it began",  # a date and time
         "ssn 123-45-6789",  # not a phone number (and not looked for)
+        "it's a 3 hour drive from here",  # a duration before a word that is a street suffix
+        "we have 2 more on the way",
+        "i ran 5 miles down the road",
+        "see you at 10 Main",  # no suffix: a time and a name
+        "we got 2 tickets to the Park",
+        "get your kicks on Route 66",  # a song, not an address
+        "highway 61 revisited",
+        "it costs $12 at the plaza",
+        "the score was 3 to 1 at the court",
+        "version 2.3.1 on the street",
+        "my bestie 4 life",  # "-tie" is no longer a street ending
+        "sent via email 2 days ago",
+        "et al. found 3 cases",
+        "out of the corner of my eye and then",  # no street names
+        "unit 5 test is tomorrow",  # a school unit, not an apartment
+        "on March 12 2024 at 5 pm",
     ],
 )
 def test_text_without_personal_information(text):
@@ -105,6 +137,9 @@ POST_PARTS = st.lists(st.sampled_from([
     "PO Box 149", "PSC 0413, Box 8144", "my birthday is March 3rd", "BORN ON 04/12/2011", "dob: 1/2",
     "mi cumpleaños es el 5 de mayo", "a@b.co", "jo.doe+x@EXAMPLE.org", "@user", "@user.", "(212) 555-0134",
     "I go to Lincoln High School", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
+    "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
+    "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
+    "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",
 ]), max_size=8).map(" ".join)
 
 
@@ -123,3 +158,14 @@ def test_redaction_after_classification_is_the_same_as_without(packaged):
         assert packaged.redact(text) == pii.redact(text, pii.find(text))
     packaged.classify("call me (212) 555-0134")
     assert packaged.redact("mail a@b.co") == "mail ••••••"
+
+
+@pytest.mark.parametrize("text", [
+    "1 " + "a " * 50_000,  # a number and words that never reach a suffix
+    "1 Main St" + ", A" * 30_000,  # a street and places that never reach a postal code
+    "corner of " + "Main " * 20_000,
+    "1\t" * 50_000,
+    "calle " + "x " * 50_000 + "st",
+])
+def test_a_pathological_post_of_100_kb_is_searched(text):
+    pii.find(text)  # returns: no catastrophic backtracking

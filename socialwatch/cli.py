@@ -6,6 +6,7 @@
     socialwatch db retention [--dry-run]  delete what the retention policy says to forget
     socialwatch classify    classify JSON lines {"id", "text"} from standard input (or arguments)
     socialwatch eval        measure the classifier on the evaluation sets
+    socialwatch coverage    which terms of the research lexicons the classifier flags
     socialwatch sensor      read names passively from packets (live or pcap files)
     socialwatch platforms lookup HOST...   which platform each host belongs to
     socialwatch deploy nftables|pac   print the transparent-mode ruleset or the PAC file (docs/deploy.md)
@@ -90,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, metavar="N", help="at most N texts per set")
     evaluate.add_argument("--examples", type=int, default=5, metavar="N", help="misses and false positives shown")
     evaluate.set_defaults(handler=_eval)
+
+    coverage = commands.add_parser("coverage", help="which terms of the research lexicons the classifier flags "
+                                   "(a check of coverage; nothing is added to the lexicons)")
+    _config_arguments(coverage)
+    coverage.add_argument("--reference", metavar="DIR",
+                          help="research lexicons (default: ../shared/data/eval/lexicons-reference)")
+    coverage.add_argument("--uncovered", type=int, default=10, metavar="N",
+                          help="terms not flagged shown per construct (default 10; 0 none, -1 all)")
+    coverage.set_defaults(handler=_coverage)
 
     platforms = commands.add_parser("platforms", help="the platform catalog").add_subparsers(
         dest="platforms_command", required=True)
@@ -366,6 +376,12 @@ def _eval(args: argparse.Namespace) -> int:
     from socialwatch.classifier.evaluate import main as evaluate
 
     return evaluate(_load_classifier(args), args.data, args.sets, args.limit, args.examples)
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from socialwatch.classifier.coverage import main as coverage
+
+    return coverage(_load_classifier(args), args.reference, args.uncovered)
 
 
 def _platforms_lookup(args: argparse.Namespace) -> int:

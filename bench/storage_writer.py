@@ -7,7 +7,7 @@ the time from capture to a visible row. Both back ends, in one run.
 - raw, insert only: the same rows, built into columns beforehand (not timed), inserted
   in batches of the same size with clickhouse-driver's columnar ``INSERT ... VALUES``
   (server) or chDB's ``send_insert`` of a prebuilt JSONCompactColumns document
-  (embedded): a floor no writer that starts from events can reach;
+  (embedded): a bound no writer that starts from events can reach;
 - raw, from events: the same, timing the columns' construction from the event objects
   too (what any program holding events must do), but no queue, classifier, spool or metrics;
 - the writer is measured twice: with the classifier's answers computed beforehand (what
@@ -122,34 +122,35 @@ def run_writer(url: str, events: list[ActivityEvent], batch_size: int, spool_dir
     return elapsed
 
 
-def server_batches(events: list[ActivityEvent], batch_size: int) -> list[tuple[list, list]]:
-    """Per batch: the events' columns and the flags' columns, built the fastest way we know."""
-    classifier = marker_classifier()
+def server_batches(events: list[ActivityEvent], batch_size: int, classified: Classified) -> list[tuple[list, list]]:
+    """Per batch: the events' columns and the flags' columns, built the fastest way we know,
+    from the classifier's answers computed beforehand (the baselines do not classify)."""
     out = []
     for chunk in batches(events, batch_size):
-        batch = [(e, classifier.classify(e.text) if e.text else ()) for e in chunk]
+        batch = [(e, classified.classify(e.text) if e.text else ()) for e in chunk]
         flag_rows = [flag_row(e, f) for e, flags in batch for f in flags]
         out.append((event_columns(batch), [list(c) for c in zip(*flag_rows)]))
     return out
 
 
-def chdb_batches(events: list[ActivityEvent], batch_size: int) -> list[tuple[str, str]]:
+def chdb_batches(events: list[ActivityEvent], batch_size: int, classified: Classified) -> list[tuple[str, str]]:
     out = []
-    for events_columns, flag_columns in server_batches(events, batch_size):
+    for events_columns, flag_columns in server_batches(events, batch_size, classified):
         out.append((json.dumps([_json_column(c) for c in events_columns], ensure_ascii=False),
                     json.dumps([_json_column(c) for c in flag_columns], ensure_ascii=False) if flag_columns else ""))
     return out
 
 
-def run_raw_server(host: str, port: int, database: str, events, batch_size: int, from_events: bool) -> float:
+def run_raw_server(host: str, port: int, database: str, events, batch_size: int, from_events: bool,
+                   classified: Classified) -> float:
     from clickhouse_driver import Client
 
     client = Client(host=host, port=port)
     events_sql = f"INSERT INTO {database}.events ({', '.join(EVENT_COLUMNS)}) VALUES"
     flags_sql = f"INSERT INTO {database}.flags ({', '.join(FLAG_COLUMNS)}) VALUES"
-    prepared = None if from_events else server_batches(events, batch_size)
+    prepared = None if from_events else server_batches(events, batch_size, classified)
     started = time.perf_counter()
-    for events_columns, flag_columns in prepared or server_batches(events, batch_size):
+    for events_columns, flag_columns in prepared or server_batches(events, batch_size, classified):
         client.execute(events_sql, events_columns, columnar=True)
         if flag_columns:
             client.execute(flags_sql, flag_columns, columnar=True)
@@ -158,11 +159,11 @@ def run_raw_server(host: str, port: int, database: str, events, batch_size: int,
     return elapsed
 
 
-def run_raw_chdb(store, events, batch_size: int, from_events: bool) -> float:
+def run_raw_chdb(store, events, batch_size: int, from_events: bool, classified: Classified) -> float:
     session = store._session
-    prepared = None if from_events else chdb_batches(events, batch_size)
+    prepared = None if from_events else chdb_batches(events, batch_size, classified)
     started = time.perf_counter()
-    for ev, fl in prepared or chdb_batches(events, batch_size):
+    for ev, fl in prepared or chdb_batches(events, batch_size, classified):
         for table, columns, payload in (("events", EVENT_COLUMNS, ev), ("flags", FLAG_COLUMNS, fl)):
             if payload:
                 with session.send_insert(f"INSERT INTO {store.database}.{table} ({', '.join(columns)})",
@@ -286,7 +287,7 @@ def main() -> None:
                     database = f"raw{from_events:d}{r}"
                     open_storage(info.url_for(database)).migrate()
                     keep_best(best, f"raw{from_events:d}",
-                              run_raw_server(info.host, info.port, database, events, b, from_events))
+                              run_raw_server(info.host, info.port, database, events, b, from_events, classified))
                 for key, _, prefilled, precomputed in WRITER_RUNS:
                     keep_best(best, key, run_writer(info.url_for(f"{key}_{r}"), events, b, tmp / f"spool-{key}-{r}",
                                                     prefilled, classified if precomputed else None))
@@ -301,7 +302,7 @@ def main() -> None:
                 for from_events in (False, True):
                     store = open_storage(f"chdb:{chdb_dir}?database=raw{from_events:d}{r}")
                     store.migrate()
-                    keep_best(best, f"raw{from_events:d}", run_raw_chdb(store, events, b, from_events))
+                    keep_best(best, f"raw{from_events:d}", run_raw_chdb(store, events, b, from_events, classified))
                     store.close()
                 for key, _, prefilled, precomputed in WRITER_RUNS:
                     keep_best(best, key, run_writer(f"chdb:{chdb_dir}?database={key}_{r}", events, b,

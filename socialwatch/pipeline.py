@@ -284,6 +284,8 @@ class Pipeline:
         redacted (same length, so match offsets stay exact); the rest lose their text here.
         """
         text_flags = self._classify(event) if event.text else []
+        if not text_flags and not event.policy:  # most events
+            return event.without_text(), text_flags
         flags = list(event.policy) + text_flags
         for flag in flags:
             self.metrics.flags.labels(category=flag.category, severity=flag.severity, school=event.school).inc()

@@ -188,6 +188,7 @@ class Pipeline:
         self._replay_at = 0.0  # monotonic time of the next replay attempt
         self._replay_delay = RETRY_FIRST_DELAY
         self._last_error: Exception | None = None
+        self._flag_counters: dict[tuple[str, str, str], object] = {}
         metrics.track_queue(self._queue.qsize)
         metrics.track_unsent_age(self.oldest_unsent_age)
         if spool is not None:
@@ -288,11 +289,21 @@ class Pipeline:
             return event.without_text(), text_flags
         flags = list(event.policy) + text_flags
         for flag in flags:
-            self.metrics.flags.labels(category=flag.category, severity=flag.severity, school=event.school).inc()
+            self._flag_counter(flag.category, flag.severity, event.school).inc()
         # A policy flag that points into the text (an impersonating post) keeps it too.
         if text_flags or any(flag.matches for flag in event.policy):
-            return dataclasses.replace(event, text=self.classifier.redact(event.text)), flags
+            redacted = self.classifier.redact(event.text)
+            return (event if redacted == event.text else dataclasses.replace(event, text=redacted)), flags
         return event.without_text(), flags
+
+    def _flag_counter(self, category: str, severity: str, school: str):
+        """The flags counter's child for these labels, kept: ``labels()`` costs more than ``inc()``."""
+        key = (category, severity, school)
+        counter = self._flag_counters.get(key)
+        if counter is None:
+            counter = self._flag_counters[key] = self.metrics.flags.labels(
+                category=category, severity=severity, school=school)
+        return counter
 
     def _classify(self, event: ActivityEvent) -> list[Flag]:
         self.suppressions.refresh()  # accepted suppressions apply without a restart

@@ -49,6 +49,8 @@ FLAG_COLUMNS = (
     "match_start", "match_end",
 )
 
+_FLAG_CATEGORY = FLAG_COLUMNS.index("category")
+
 REVIEW_COLUMNS = ("review_id", "flag_id", "event_id", "time", "reviewer", "action", "note",
                   "status", "assignee", "sequence")
 AUDIT_COLUMNS = ("audit_id", "time", "actor", "action", "object", "detail")
@@ -269,7 +271,7 @@ class Storage(abc.ABC):
                 self._insert("schema_migrations", ("version", "name", "applied_at"),
                              [(migration.version, migration.name, datetime.datetime.now(datetime.UTC))])
                 applied.append(migration.name)
-            self._features = detect_features(lambda sql: self._select(sql, {}))
+            self._features = self._detect_features()
             for migration, feature in self._pending_features():
                 for statement in migration.statements(self.database, self.cluster, self.replicated, feature):
                     self._execute(statement)
@@ -284,7 +286,7 @@ class Storage(abc.ABC):
         with self._using("schema status"):
             applied_versions = self._applied_versions()
             pending = [m.name for m in load_migrations() if m.version not in applied_versions]
-            self._features = detect_features(lambda sql: self._select(sql, {}))
+            self._features = self._detect_features()
             if not pending:
                 pending = [f"{migration.name} ({feature})" for migration, feature in self._pending_features()]
             return max(applied_versions, default=0), pending
@@ -293,7 +295,7 @@ class Storage(abc.ABC):
         """The storage/features.py features of the server, asked once."""
         with self._using("server features"):
             if self._features is None:
-                self._features = detect_features(lambda sql: self._select(sql, {}))
+                self._features = self._detect_features()
             return self._features
 
     def write(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]]) -> None:
@@ -323,7 +325,8 @@ class Storage(abc.ABC):
                                       [(event.event_id, event.device) for event, _ in batch], span)
             events = [(event, flags) for event, flags in batch if event.event_id not in stored]
             rows = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
-            stored = self._stored_ids("flags", "flag_id", "category", [(row[0], row[10]) for row in rows], span)
+            stored = self._stored_ids("flags", "flag_id", "category",
+                                      [(row[0], row[_FLAG_CATEGORY]) for row in rows], span)
             flags = [row for row in rows if row[0] not in stored]
             self._write_rows(events, flags)
             return len(events), len(flags)
@@ -340,12 +343,16 @@ class Storage(abc.ABC):
             self._insert("flags", FLAG_COLUMNS, flags, token)
 
     def _known_features(self) -> frozenset[str]:
+        """The server's features for the writer, without the lock ``server_features`` takes."""
         if self._features is None:
             try:
-                self._features = detect_features(lambda sql: self._select(sql, {}))
+                self._features = self._detect_features()
             except Exception:  # a server that will not say is treated as having none
                 self._features = frozenset()
         return self._features
+
+    def _detect_features(self) -> frozenset[str]:
+        return detect_features(lambda sql: self._select(sql, {}))
 
     def _stored_ids(self, table: str, id_column: str, key_column: str,
                     wanted: Sequence[tuple[uuid.UUID, str]], span: dict) -> set[uuid.UUID]:

@@ -347,7 +347,7 @@ class Storage(abc.ABC):
         if self._features is None:
             try:
                 self._features = self._detect_features()
-            except Exception:  # a server that will not say is treated as having none
+            except Exception:  # noqa: BLE001 - a server that will not say is treated as having none
                 self._features = frozenset()
         return self._features
 

@@ -459,40 +459,29 @@ def test_grants_parse_on_current_clickhouse_and_name_real_tables(tmp_path):
 
 # --- the dashboards copy of the rollups, on both backends ----------------------------------------
 
-@pytest.fixture(params=["clickhouse", "chdb"])
-def fresh(request, tmp_path):
-    if request.param == "clickhouse":
-        store_url = request.getfixturevalue("clickhouse_server").url_for(f"lp_{uuid.uuid4().hex[:10]}")
-    else:
-        store_url = f"chdb:{tmp_path / 'chdb'}"
-    store = open_storage(store_url)
-    yield store
-    store.close()
-
-
-def test_migration_0005_copies_the_rollups_once_and_keeps_the_copy_in_step(fresh, monkeypatch):
+def test_migration_0005_copies_the_rollups_once_and_keeps_the_copy_in_step(fresh_store, monkeypatch):
     before = [migration for migration in load_migrations() if migration.version < 5]
     monkeypatch.setattr(backend, "load_migrations", lambda: before)
-    fresh.migrate()
+    fresh_store.migrate()
     # The writer of that schema: without migration 0007's last column.
     monkeypatch.setattr(backend, "EVENT_COLUMNS", backend.EVENT_COLUMNS[:-1])
     columns = backend.event_columns
     monkeypatch.setattr(backend, "event_columns", lambda batch: columns(batch)[:-1])
-    fresh.write([(event(text=FLAGGED_TEXT), [BULLYING]), (event(), [])])
+    fresh_store.write([(event(text=FLAGGED_TEXT), [BULLYING]), (event(), [])])
     monkeypatch.undo()
-    assert fresh.migrate()[0] == "0005_dashboards_database"
-    fresh.write([(event(school="south-middle"), [])])
+    assert fresh_store.migrate()[0] == "0005_dashboards_database"
+    fresh_store.write([(event(school="south-middle"), [])])
 
     def rollups(database: str) -> tuple[list[dict], list[dict]]:
-        activity = fresh.query(
+        activity = fresh_store.query(
             f"SELECT toString(hour) AS hour, school, platform, action, sum(events) AS events,"
             f" sum(flagged) AS flagged, sum(request_bytes) AS rb, sum(response_bytes) AS sb"
             f" FROM {database}.activity_hourly GROUP BY hour, school, platform, action ORDER BY school")
-        flags = fresh.query(f"SELECT school, category, severity, sum(flags) AS flags FROM {database}.flags_hourly"
+        flags = fresh_store.query(f"SELECT school, category, severity, sum(flags) AS flags FROM {database}.flags_hourly"
                             " GROUP BY school, category, severity")
         return activity, flags
 
-    main, copy = rollups(fresh.database), rollups(f"{fresh.database}_dashboards")
+    main, copy = rollups(fresh_store.database), rollups(f"{fresh_store.database}_dashboards")
     assert copy == main
     assert [(row["school"], row["events"]) for row in copy[0]] == [("north-high", 2), ("south-middle", 1)]
     assert copy[1] == [{"school": "north-high", "category": "bullying", "severity": "medium", "flags": 1}]

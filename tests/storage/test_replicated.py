@@ -11,6 +11,7 @@ The same writer and queries as on one server.
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 import time
 import uuid
@@ -138,10 +139,9 @@ def test_rows_written_through_one_replica_are_read_the_same_from_the_other(repli
         assert eventually(lambda: second.query(local), [{"n": 2000}]) == [{"n": 2000}]
         for store in (first, second):
             assert store.query("SELECT count() AS n FROM {database}.events") == [{"n": 2000}]
-            assert eventually(lambda: store.query("SELECT count() AS n FROM {database}.flags_local"),
-                              [{"n": 200}]) == [{"n": 200}]
-            assert eventually(lambda: store.query("SELECT sum(events) AS n FROM {database}.activity_hourly_local"),
-                              [{"n": 2000}]) == [{"n": 2000}]
+            for sql, expected in (("SELECT count() AS n FROM {database}.flags_local", 200),
+                                  ("SELECT sum(events) AS n FROM {database}.activity_hourly_local", 2000)):
+                assert eventually(functools.partial(store.query, sql), [{"n": expected}]) == [{"n": expected}]
     finally:
         first.close()
         second.close()

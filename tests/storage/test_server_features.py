@@ -12,7 +12,7 @@ import datetime
 import uuid
 
 import pytest
-from socialwatch.storage import StorageError, backend, open_storage
+from socialwatch.storage import StorageError, backend
 from socialwatch.storage.backend import Migration
 from socialwatch.storage.cluster import cluster_statements
 from socialwatch.storage.features import FEATURES
@@ -23,15 +23,9 @@ ALL = frozenset(FEATURES)
 LATEST = backend.load_migrations()[-1].version
 
 
-@pytest.fixture(params=["clickhouse", "chdb"])
-def store(request, tmp_path):
-    if request.param == "clickhouse":
-        url = request.getfixturevalue("clickhouse_server").url_for(f"feat_{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"chdb:{tmp_path / 'chdb'}"
-    store = open_storage(url)
-    yield store
-    store.close()
+@pytest.fixture
+def store(fresh_store):
+    return fresh_store
 
 
 def columns(store, table: str) -> dict[str, str]:

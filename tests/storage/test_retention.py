@@ -32,17 +32,11 @@ def event(age_days: int) -> ActivityEvent:
     )
 
 
-@pytest.fixture(params=["clickhouse", "chdb"])
-def store(request, tmp_path):
-    if request.param == "clickhouse":
-        url = request.getfixturevalue("clickhouse_server").url_for(f"ret_{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"chdb:{tmp_path / 'chdb'}"
-    store = open_storage(url)
-    store.migrate()
-    store.write([(event(age), [FLAG]) for age in AGES])
-    yield store
-    store.close()
+@pytest.fixture
+def store(fresh_store):
+    fresh_store.migrate()
+    fresh_store.write([(event(age), [FLAG]) for age in AGES])
+    return fresh_store
 
 
 def ages_left(store, table: str) -> list[int]:

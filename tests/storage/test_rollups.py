@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from socialwatch.classifier.flags import Flag, Match
-from socialwatch.storage import StorageError, open_storage
+from socialwatch.storage import StorageError
 
 from socialwatch.events import ActivityEvent
 
@@ -25,16 +25,10 @@ def event(minute: int, school: str, platform: str, action: str, text: str = "") 
     )
 
 
-@pytest.fixture(params=["clickhouse", "chdb"])
-def store(request, tmp_path):
-    if request.param == "clickhouse":
-        url = request.getfixturevalue("clickhouse_server").url_for(f"roll_{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"chdb:{tmp_path / 'chdb'}"
-    store = open_storage(url)
-    store.migrate()
-    yield store
-    store.close()
+@pytest.fixture
+def store(fresh_store):
+    fresh_store.migrate()
+    return fresh_store
 
 
 def test_rollups_count_activity_and_flags_per_hour_school_platform_and_action(store):

@@ -109,9 +109,12 @@ class Proxy:
 
     def cpu_seconds(self) -> tuple[float, float]:
         """User and system CPU time of (the main thread, which runs the event loop and the addon's hooks;
-        all threads: the addon's writer and the storage engine's too)."""
-        return _cpu_seconds(f"/proc/{self.process.pid}/task/{self.process.pid}/stat"), \
-            _cpu_seconds(f"/proc/{self.process.pid}/stat")
+        all threads and the writer process: the addon's writer and the storage engine's too)."""
+        pid = self.process.pid
+        children = [child for task in pathlib.Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+        return _cpu_seconds(f"/proc/{pid}/task/{pid}/stat"), \
+            _cpu_seconds(f"/proc/{pid}/stat") + sum(_cpu_seconds(f"/proc/{child}/stat") for child in children)
 
 
 def _cpu_seconds(stat_file: str) -> float:
@@ -121,14 +124,19 @@ def _cpu_seconds(stat_file: str) -> float:
 
 @contextlib.contextmanager
 def mitmdump(workdir: pathlib.Path, upstream_port: int, ca_pem: pathlib.Path, with_addon: bool,
-             cpus: set[int] | None, storage_url: str):
+             cpus: set[int] | None, storage_url: str, writer: str = "thread", writer_cpus: set[int] | None = None):
     port = free_port()
     args = [str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(port), "-q",
             "--set", f"confdir={workdir / 'mitmproxy'}", "--set", f"ssl_verify_upstream_trusted_ca={ca_pem}",
             "-s", str(REDIRECT), "--set", f"upstream_redirect=127.0.0.1:{upstream_port}"]
     if with_addon:
         args += ["-s", str(ADDON), "--set", f"socialwatch_storage_url={storage_url}",
-                 "--set", "socialwatch_metrics_port=0", "--set", "socialwatch_district_subnets=127.0.0.0/8"]
+                 "--set", "socialwatch_metrics_port=0", "--set", "socialwatch_district_subnets=127.0.0.0/8",
+                 "--set", f"socialwatch_writer={writer}"]
+        if writer_cpus:
+            config = workdir / "writer.toml"
+            config.write_text(f"[storage]\nwriter_cpus = {sorted(writer_cpus)}\n")
+            args += ["--set", f"socialwatch_config={config}"]
     log = workdir / f"mitmdump-{with_addon}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
@@ -245,7 +253,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2, help="clients at once")
     parser.add_argument("--storage", choices=("embedded", "server"), default="embedded",
                         help="the addon's storage: chDB in the proxy's process, or a ClickHouse server")
+    parser.add_argument("--writer", choices=("thread", "process"), default="thread",
+                        help="storage.writer: classify and write in the proxy's process, or in a writer process "
+                        "on the clients' CPUs (needs --storage server)")
     args = parser.parse_args()
+    if args.writer == "process" and args.storage != "server":
+        parser.error("--writer process needs --storage server")
     own_cpus, proxy_cpus = cpu_split()
     if own_cpus:
         os.sched_setaffinity(0, own_cpus)
@@ -261,7 +274,7 @@ def main() -> None:
             storage_url = server.start().url_for("bench_proxy")
             stack.callback(server.stop)
         proxies = {with_addon: stack.enter_context(mitmdump(workdir, upstream.port, certs.ca_pem, with_addon,
-                                                            proxy_cpus, storage_url))
+                                                            proxy_cpus, storage_url, args.writer, own_cpus))
                    for with_addon in (False, True)}
         context = ssl.create_default_context(cafile=str(workdir / "mitmproxy" / "mitmproxy-ca-cert.pem"))
         context.load_verify_locations(cafile=str(certs.ca_pem))
@@ -276,7 +289,8 @@ def main() -> None:
                         measure(client, proxies[with_addon], context, requests, args.connections, args.seconds))
     print(f"{args.rounds} rounds x {args.seconds:g} s per workload and proxy, alternating; {args.connections} "
           f"clients at once; {len(requests)} platform request shapes; proxies on CPUs {proxy_cpus or 'any'}, "
-          f"clients on {own_cpus or 'any'}; storage: {args.storage}; medians over rounds")
+          f"clients on {own_cpus or 'any'}; storage: {args.storage}; writer: {args.writer}"
+          f"{f' on CPUs {own_cpus}' if args.writer == 'process' and own_cpus else ''}; medians over rounds")
     for name, unit, _ in workloads:
         report(name, unit, {with_addon: results[(name, with_addon)] for with_addon in (False, True)})
 

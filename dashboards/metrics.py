@@ -113,6 +113,11 @@ class Metrics:
             "socialwatch_storage_insert_duration_seconds", "Time of one successful batch insert.",
             buckets=INSERT_BUCKETS, registry=registry,
         )
+        self.writer_restarts = Counter(
+            "socialwatch_writer_process_restarts",
+            "Times the writer process (storage.writer = 'process') died and the proxy started another; "
+            "the events it had not confirmed were sent again.", registry=registry,
+        )
         self.oldest_unsent_age = Gauge(
             "socialwatch_oldest_unsent_event_age_seconds",
             "Age of the oldest captured event not yet in storage (queue, batch or spool); 0 when none.",

@@ -39,10 +39,12 @@ from socialwatch.proxy_addons.policy import (
 from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
+from socialwatch.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "socialwatch.platform"
+HOST = "socialwatch.host"
 RECOGNITION = "socialwatch.recognition"
 RESPONSE_BYTES = "socialwatch.response_bytes"
 RESPONSE_BUFFER_MAX = 4 * 1_048_576
@@ -71,7 +73,9 @@ class SocialWatch:
         self.rules = RequestRules.load()
         self.config: Config | None = None
         self.scope: DistrictScope | None = None
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Pipeline | WriterProcess | None = None
+        self._storage = None
+        """The writer thread's storage (storage.writer = "thread"); the writer process opens its own."""
         self.pinned = ExpiringSet(max_entries=PINNED_CLIENTS_MAX, ttl_seconds=86_400)
         self.policy_raised = ExpiringSet(max_entries=POLICY_RAISED_MAX, ttl_seconds=POLICY_REPEAT_SECONDS)
         self.policy: PolicyRules | None = None
@@ -97,6 +101,10 @@ class SocialWatch:
             "Storage URL, chdb:PATH or clickhouse://... (overrides storage.url).",
         )
         loader.add_option(
+            "socialwatch_writer", str, "",
+            "Where events are classified and written: thread or process (overrides storage.writer).",
+        )
+        loader.add_option(
             "socialwatch_metrics_port", int, -1,
             "Port of the /metrics endpoint, 0 for none (overrides metrics.listen_port; -1 keeps it).",
         )
@@ -116,6 +124,7 @@ class SocialWatch:
         overrides = {
             "proxy.district_subnets": list(options.socialwatch_district_subnets) or None,
             "storage.url": options.socialwatch_storage_url or None,
+            "storage.writer": options.socialwatch_writer or None,
             "metrics.listen_port": options.socialwatch_metrics_port if options.socialwatch_metrics_port >= 0 else None,
             "proxy.max_body_bytes": options.socialwatch_max_body_bytes or None,
             "review.listen_port": options.socialwatch_review_port or None,
@@ -142,7 +151,8 @@ class SocialWatch:
         config = self.config
         try:
             self.identity = IdentityResolver.from_config(config.identity)
-            classifier = load_classifier(config)
+            # The writer process loads the classifier itself (and refuses to start on a bad lexicon).
+            classifier = load_classifier(config) if config.storage.writer == "thread" else None
             storage = open_storage(config.storage.url)
             applied = storage.migrate()
         except Exception as e:
@@ -153,13 +163,21 @@ class SocialWatch:
         if applied:
             log.info("socialwatch: applied migrations %s", ", ".join(applied))
         try:
-            self.pipeline = Pipeline.from_config(classifier, storage, self.metrics, config)
-        except Exception as e:  # the spool directory cannot be opened: crash visibly, as above
+            if config.storage.writer == "process":
+                self.pipeline = WriterProcess(config, self.metrics)
+            else:
+                self.pipeline = Pipeline.from_config(classifier, storage, self.metrics, config)
+            self.pipeline.start()
+        except Exception as e:  # the spool directory cannot be opened, the writer process cannot start
             log.error("socialwatch cannot start: %s", e)
             storage.close()
+            self.pipeline = None
             ctx.master.shutdown()
             return
-        self.pipeline.start()
+        if config.storage.writer == "process":
+            storage.close()  # the writer process has its own
+        else:
+            self._storage = storage
         if config.review.with_proxy and config.storage.url.startswith("chdb:"):
             self._start_review(storage, config)
         self._track_ca()
@@ -204,8 +222,10 @@ class SocialWatch:
             self._review = None
         if self.pipeline is not None:
             self.pipeline.stop()
-            self.pipeline.storage.close()
             self.pipeline = None
+        if self._storage is not None:
+            self._storage.close()
+            self._storage = None
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server = None
@@ -253,7 +273,8 @@ class SocialWatch:
             flow.request.stream = True
             return
         flow.metadata[PLATFORM] = platform
-        declared = flow.request.headers.get("content-length", "0")
+        flow.metadata[HOST] = host
+        declared = _header(request, b"content-length") or "0"
         if not declared.isdigit() or int(declared) > self.config.proxy.max_body_bytes:
             flow.request.stream = True
 
@@ -268,8 +289,8 @@ class SocialWatch:
             try:
                 body = parse_body(
                     request.raw_content or b"",
-                    request.headers.get("content-type", ""),
-                    request.headers.get("content-encoding", ""),
+                    _header(request, b"content-type"),
+                    _header(request, b"content-encoding"),
                     self.config.proxy.max_body_bytes,
                     self.rules.json_fields,
                 )
@@ -304,7 +325,7 @@ class SocialWatch:
         if PLATFORM not in flow.metadata:
             flow.response.stream = True
             return
-        declared = flow.response.headers.get("content-length", "")
+        declared = _header(flow.response, b"content-length")
         if declared.isdigit() and int(declared) <= RESPONSE_BUFFER_MAX:
             return  # small (API and page) responses are sent whole: streaming them costs latency
         # Large or of unknown length: stream it, counting the bytes on the way.
@@ -336,16 +357,8 @@ class SocialWatch:
     def _recognize(self, flow: http.HTTPFlow, body: object) -> Recognition:
         request = flow.request
         path, _, query = request.path.partition("?")
-        return self.rules.recognize(flow.metadata[PLATFORM], request.method, path, self._query_fields(query), body)
-
-    def _query_fields(self, query: str) -> list[tuple[str, str]]:
-        """The first MAX_QUERY_FIELDS fields of the query; more are counted and not read (a
-        padded query must not stop the request from being recorded)."""
-        fields = query.split("&", MAX_QUERY_FIELDS) if query else []
-        if len(fields) > MAX_QUERY_FIELDS:
-            self.metrics.bodies_skipped.labels(reason="too_many_query_fields").inc()
-            fields = fields[:MAX_QUERY_FIELDS]
-        return urllib.parse.parse_qsl("&".join(fields))
+        return self.rules.recognize(flow.metadata[PLATFORM], request.method, path, _QueryFields(query, self.metrics),
+                                    body)
 
     def _event(self, flow: http.HTTPFlow, status: int, recognition: Recognition, **sizes) -> ActivityEvent:
         request = flow.request
@@ -361,7 +374,7 @@ class SocialWatch:
             age_band=identity.age_band,
             policy=self._policy(device, identity, platform, recognition.action, handle, strings, recognition.text),
             platform=platform,
-            host=_clean(_pretty_host(request)),
+            host=_clean(flow.metadata[HOST]),
             method=_clean(request.method),
             path=_clean(request.path.split("?", 1)[0]),
             action=recognition.action,
@@ -406,8 +419,46 @@ class SocialWatch:
 def _body_size(message: http.Message) -> int:
     if message.raw_content is not None:
         return len(message.raw_content)
-    declared = message.headers.get("content-length", "")
+    declared = _header(message, b"content-length")
     return int(declared) if declared.isdigit() else 0
+
+
+def _header(message: http.Message, name: bytes) -> str:
+    """The first value of header `name` (lowercase), "" if absent. One pass over the raw fields:
+    ``Headers.get`` folds the case of every name on every call, which costs several microseconds,
+    and the hooks read a few headers of every request."""
+    for key, value in message.headers.fields:
+        if key.lower() == name:
+            return value.decode("utf-8", "surrogateescape")
+    return ""
+
+
+class _QueryFields(Sequence):
+    """The fields of a query string, parsed on first use: most requests' recognizers never read
+    the query. The first MAX_QUERY_FIELDS are read; more are counted and not read (a padded
+    query must not stop the request from being recorded)."""
+
+    def __init__(self, query: str, metrics: metrics_mod.Metrics):
+        self._query, self._metrics = query, metrics
+        self._fields: list[tuple[str, str]] | None = None
+
+    def _parsed(self) -> list[tuple[str, str]]:
+        if self._fields is None:
+            fields = self._query.split("&", MAX_QUERY_FIELDS) if self._query else []
+            if len(fields) > MAX_QUERY_FIELDS:
+                self._metrics.bodies_skipped.labels(reason="too_many_query_fields").inc()
+                fields = fields[:MAX_QUERY_FIELDS]
+            self._fields = urllib.parse.parse_qsl("&".join(fields))
+        return self._fields
+
+    def __getitem__(self, index):
+        return self._parsed()[index]
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __iter__(self):
+        return iter(self._parsed())
 
 
 _hosts: dict[str, str] = {}

@@ -72,6 +72,23 @@ class StorageConfig(_Section):
     flush_interval_seconds: float = Field(
         1.0, gt=0, le=60, description="Longest an event waits in a partial batch before it is written."
     )
+    writer: Literal["thread", "process"] = Field(
+        "thread",
+        description="Where events are classified and written: 'thread' (in the proxy's process) or 'process' "
+        "(a writer process of its own, so that the proxy's single-threaded event loop keeps its core; "
+        "needs a 'clickhouse://' url: the embedded store opens in one process only).",
+    )
+    writer_cpus: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (), description="CPUs the writer process runs on, e.g. [1, 2, 3] with the proxy on CPU 0; "
+        "empty: the proxy's own.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _process_writer_needs_server(self) -> StorageConfig:
+        if self.writer == "process" and not self.url.startswith("clickhouse://"):
+            raise ValueError("writer = 'process' needs a 'clickhouse://' url (the embedded store opens in one "
+                             "process only)")
+        return self
 
 
 class ClassifierConfig(_Section):

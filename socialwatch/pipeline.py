@@ -25,7 +25,7 @@ import logging
 import pathlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from socialwatch.classifier import Classifier, Flag, load_suppressions
 from socialwatch.config import Config
@@ -189,6 +189,10 @@ class Pipeline:
         self._replay_delay = RETRY_FIRST_DELAY
         self._last_error: Exception | None = None
         self._flag_counters: dict[tuple[str, str, str], object] = {}
+        self._maybe_stored = 0  # events at the head of the queue that may already be stored
+        self.on_batch_done: Callable[[int], None] | None = None
+        """Called by the writer thread with the size of each batch it is done with (written,
+        spooled or dropped), in the order the events were submitted."""
         metrics.track_queue(self._queue.qsize)
         metrics.track_unsent_age(self.oldest_unsent_age)
         if spool is not None:
@@ -223,6 +227,11 @@ class Pipeline:
             return True
         self.metrics.events_dropped.labels(reason="queue_full").inc()
         return False
+
+    def expect_stored(self, count: int) -> None:
+        """The next `count` events submitted may already be in storage (a writer process that died
+        re-sends what it had not confirmed): they are written missing rows only, like a retry."""
+        self._maybe_stored += count
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write (or spool) what is queued, within `timeout`, then stop the writer thread.
@@ -311,8 +320,15 @@ class Pipeline:
             return self.classifier.classify(event.text, age_band=event.age_band)
 
     def _flush(self, batch: Batch) -> None:
+        maybe_stored = self._maybe_stored > 0
+        self._maybe_stored = max(0, self._maybe_stored - len(batch))
+        self._write_or_spool(batch, maybe_stored)
+        if self.on_batch_done is not None:
+            self.on_batch_done(len(batch))
+
+    def _write_or_spool(self, batch: Batch, maybe_stored: bool) -> None:
         if self.spool is None:
-            if not self._write_retrying(batch, attempts=None):
+            if not self._write_retrying(batch, attempts=None, maybe_stored=maybe_stored):
                 self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(len(batch))
             return
         if self._spool_pending():
@@ -320,15 +336,15 @@ class Pipeline:
             self._to_spool(batch)
             self._replay_at = 0.0
             return
-        if not self._write_retrying(batch, attempts=self.retries_before_spooling):
+        if not self._write_retrying(batch, attempts=self.retries_before_spooling, maybe_stored=maybe_stored):
             self._to_spool(batch)
 
-    def _write_retrying(self, batch: Batch, attempts: int | None) -> bool:
+    def _write_retrying(self, batch: Batch, attempts: int | None, maybe_stored: bool = False) -> bool:
         """Write `batch`, retrying with backoff `attempts` times (None: until stopping)."""
         delay = RETRY_FIRST_DELAY
         failures = 0
         while True:
-            if self._write_once(batch, maybe_stored=failures > 0):
+            if self._write_once(batch, maybe_stored=maybe_stored or failures > 0):
                 return True
             failures += 1
             if self._stopping.is_set() or (attempts is not None and failures > attempts):

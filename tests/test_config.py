@@ -68,3 +68,11 @@ def test_every_key_is_documented():
     for section, model in Config.model_fields.items():
         for key in model.annotation.model_fields:
             assert f"`{section}.{key}`" in documented, f"{section}.{key} is not in docs/configuration.md"
+
+
+def test_a_writer_process_needs_a_clickhouse_server(tmp_path):
+    with pytest.raises(ConfigError, match="writer = 'process' needs a 'clickhouse://' url"):
+        load_config(write(tmp_path, "[storage]\nurl = 'chdb:a'\nwriter = 'process'\n"))
+    config = load_config(write(tmp_path, "[storage]\nurl = 'clickhouse://h:9000/db'\nwriter = 'process'\n"
+                                         "writer_cpus = [0]\n"))
+    assert (config.storage.writer, config.storage.writer_cpus) == ("process", (0,))

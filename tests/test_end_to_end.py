@@ -48,8 +48,10 @@ def store(clickhouse_server):
     store.close()
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream, store, clickhouse_server) -> Proxy:
+@pytest.fixture(scope="module", params=["thread", "process"])
+def proxy(request, tmp_path_factory, upstream, store, clickhouse_server) -> Proxy:
+    """The proxy, with events classified and written in a thread of its own process, then in a
+    writer process (storage.writer): every test here holds for both."""
     server, certs = upstream
     with running_mitmdump(
         tmp_path_factory.mktemp("proxy"),
@@ -57,7 +59,7 @@ def proxy(tmp_path_factory, upstream, store, clickhouse_server) -> Proxy:
         upstream_port=server.port,
         certs=certs,
         district_subnets=[DISTRICT_SUBNET],
-        options={"socialwatch_max_body_bytes": str(MAX_BODY_BYTES)},
+        options={"socialwatch_max_body_bytes": str(MAX_BODY_BYTES), "socialwatch_writer": request.param},
     ) as proxy:
         yield proxy
 

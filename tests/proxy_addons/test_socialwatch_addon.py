@@ -186,11 +186,23 @@ def test_a_signup_with_a_district_email_raises_a_district_account_flag(identifie
 
 
 def test_a_query_padded_past_the_field_limit_is_still_recorded_and_counted(identified):
+    # TikTok's web app sends a comment's words in the query string.
     padding = "&".join(f"p{i}=x" for i in range(500))
-    event = recorded_event(identified, platform_flow(client_ip="10.20.0.11", method="GET", path=f"/explore/?{padding}"))
-    assert (event.platform, event.path) == ("instagram", "/explore/")
+    event = recorded_event(identified, platform_flow(
+        client_ip="10.20.0.11", host="www.tiktok.com", method="POST",
+        path=f"/api/comment/publish/?aweme_id=7301&text=see%20you%20there&{padding}&text=unread"))
+    assert (event.platform, event.action, event.path) == ("tiktok", "comment", "/api/comment/publish/")
+    assert (event.target, event.text) == ("7301", "see you there"), "the fields past the limit are not read"
     assert identified.metrics.registry.get_sample_value(
         "socialwatch_bodies_skipped_total", {"reason": "too_many_query_fields"}) == 1
+
+
+def test_a_query_no_recognizer_reads_is_not_parsed(identified):
+    padding = "&".join(f"p{i}=x" for i in range(500))
+    event = recorded_event(identified, platform_flow(client_ip="10.20.0.11", method="GET", path=f"/explore/?{padding}"))
+    assert (event.platform, event.action, event.path) == ("instagram", "view", "/explore/")
+    assert identified.metrics.registry.get_sample_value(
+        "socialwatch_bodies_skipped_total", {"reason": "too_many_query_fields"}) is None
 
 
 def test_staff_and_approved_district_accounts_are_professional_students_are_not(identified):

@@ -33,6 +33,8 @@ class Proxy:
     metrics_port: int
     confdir: pathlib.Path
     log: pathlib.Path
+    process: subprocess.Popen | None = None
+    """mitmdump's process."""
 
     @property
     def url(self) -> str:
@@ -168,6 +170,7 @@ def running_mitmdump(
         args += ["--set", f"socialwatch_district_subnets={subnet}"]
     with proxy.log.open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=dict(os.environ))
+    proxy.process = process
     try:
         wait_for_port(proxy.port, process, proxy.log)
         wait_for_port(proxy.metrics_port, process, proxy.log)

@@ -4,64 +4,51 @@
 
 (`socialwatch run` loads the same addon.) TLS connections that are not from a
 district device to a social-media platform are passed through undecrypted, so
-unrelated traffic is never read. For each request to a platform the addon
-records an event (metadata, plus the text the student wrote) and hands it to
-the pipeline, which classifies and stores it in the background.
+unrelated traffic is never read. The hooks stay thin: for each request to a
+platform they take a `Capture` (what was sent, not yet read) and hand it on;
+the `Interpreter` reads it into an event (action, the words the student wrote,
+the person, the procedure's rules), here or in the writer process
+(storage.writer), and the pipeline classifies and stores it in the background.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
-import urllib.parse
+import time
 from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net.http import url
 from prometheus_client import CollectorRegistry
-
-from socialwatch.classifier import Flag
-from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
-from socialwatch.events import ActivityEvent, new_event_id, utcnow
-from socialwatch.pipeline import Pipeline, load_classifier
-from socialwatch.proxy_addons.bodies import BodySkipped, first_of, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
-from socialwatch.proxy_addons.identity import STAFF_ROLES, Identity, IdentityResolver
 from socialwatch.proxy_addons.expiring import ExpiringSet
+from socialwatch.proxy_addons.identity import IdentityResolver
+from socialwatch.proxy_addons.interpreter import Capture, Interpreter
 from socialwatch.proxy_addons.policy import (
-    ACCOUNT_ACTIONS,
     DistrictProfile,
     PolicyRules,
     RegistryError,
     read_registry,
 )
-from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
+from socialwatch.proxy_addons.recognizers import RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
+
+from socialwatch.config import Config, ConfigError, load_config
+from socialwatch.events import new_event_id
+from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "socialwatch.platform"
 HOST = "socialwatch.host"
-RECOGNITION = "socialwatch.recognition"
 RESPONSE_BYTES = "socialwatch.response_bytes"
 RESPONSE_BUFFER_MAX = 4 * 1_048_576
 """Platform responses declared at most this large are passed on whole; others are streamed."""
 PINNED_CLIENTS_MAX = 10_000
 """Most (device, host) pairs remembered as certificate-pinned."""
-POLICY_RAISED_MAX = 100_000
-POLICY_REPEAT_SECONDS = 86_400.0
-"""A policy rule fires once per person (or device), platform and rule in this time, at most
-POLICY_RAISED_MAX such triples remembered."""
-HANDLE_FIELDS = ("username", "screen_name", "user_name", "handle")
-"""Body fields that name the account a signup, login or profile edit is for."""
-POLICY = "socialwatch.policy_inputs"
-MAX_QUERY_FIELDS = 100
-"""Query parameters read for text (only where a recognizer names them)."""
-MAX_FIELD_CHARS = 2048
-"""Host and path longer than this are cut: they are metadata, not content."""
 HOST_CACHE_MAX = 65_536
 """Most Host headers whose host name is remembered (emptied when full)."""
 
@@ -77,13 +64,11 @@ class SocialWatch:
         self._storage = None
         """The writer thread's storage (storage.writer = "thread"); the writer process opens its own."""
         self.pinned = ExpiringSet(max_entries=PINNED_CLIENTS_MAX, ttl_seconds=86_400)
-        self.policy_raised = ExpiringSet(max_entries=POLICY_RAISED_MAX, ttl_seconds=POLICY_REPEAT_SECONDS)
-        self.policy: PolicyRules | None = None
-        self.identity: IdentityResolver | None = None
+        self.interpreter: Interpreter | None = None
+        """Reads captures into events in this process (storage.writer = "thread"); the writer
+        process has its own."""
         self._metrics_server = None
         self._review = None
-        self._activity_counters: dict[tuple[str, str, str], object] = {}
-        """metrics.activity's children by (platform, action, school): labels() is costly at every request."""
         self._passthrough_counters: dict[str, object] = {}
         """metrics.passthrough's children by reason."""
 
@@ -144,14 +129,23 @@ class SocialWatch:
         self.config = config
         self.scope = DistrictScope(config.proxy.district_subnets, self.catalog, config.proxy.forum_hosts)
         self.pinned.ttl_seconds = config.proxy.pinned_client_ttl_seconds
-        self.policy = PolicyRules(DistrictProfile(district.names, district.email_domains), approved)
-        self.identity = None  # made in running(): it creates the pseudonym key on first start
+        policy = PolicyRules(DistrictProfile(district.names, district.email_domains), approved)
+        if self.interpreter is None:
+            # The person behind a device is looked up from running() on: it creates the pseudonym key.
+            self.interpreter = Interpreter(self.catalog, self.rules, policy, None, self.metrics,
+                                           config.proxy.max_body_bytes)
+        else:  # changed while running: what the interpreter remembers (policy flags raised) stays
+            self.interpreter.policy, self.interpreter.max_body_bytes = policy, config.proxy.max_body_bytes
+            if self.pipeline is not None:
+                self.interpreter.identity = IdentityResolver.from_config(config.identity)
 
     def running(self):
         config = self.config
         try:
-            self.identity = IdentityResolver.from_config(config.identity)
-            # The writer process loads the classifier itself (and refuses to start on a bad lexicon).
+            # The writer process reads the identity files and loads the classifier itself (and
+            # refuses to start on a bad lexicon).
+            if config.storage.writer == "thread":
+                self.interpreter.identity = IdentityResolver.from_config(config.identity)
             classifier = load_classifier(config) if config.storage.writer == "thread" else None
             storage = open_storage(config.storage.url)
             applied = storage.migrate()
@@ -243,16 +237,8 @@ class SocialWatch:
         counter.inc()
         if decision.record_metadata:
             match = decision.match
-            action = "media" if match.media else "connect"
-            identity = self._identity(client, "")
-            self._submit(ActivityEvent(
-                event_id=new_event_id(), time=utcnow(), device=client,
-                person=identity.person, school=identity.school, age_band=identity.age_band,
-                platform=match.platform, host=_clean(sni), method="", path="", action=action,
-                status=0, request_bytes=0, response_bytes=0, source="passthrough", protocol="tls",
-                policy=self._policy(client, identity, match.platform, action),
-                professional=identity.role in STAFF_ROLES,
-            ))
+            self._emit(Capture("passthrough", new_event_id(), time.time(), client, match.platform, sni,
+                               action="media" if match.media else "connect", protocol="tls"))
 
     def tls_failed_client(self, data: tls.TlsData):
         """A district device refused our certificate for a platform host: a pinned app. Let it through next time."""
@@ -278,30 +264,6 @@ class SocialWatch:
         if not declared.isdigit() or int(declared) > self.config.proxy.max_body_bytes:
             flow.request.stream = True
 
-    def request(self, flow: http.HTTPFlow):
-        if PLATFORM not in flow.metadata:
-            return
-        request = flow.request
-        body = None
-        if request.stream:
-            self.metrics.bodies_skipped.labels(reason="too_large").inc()
-        else:
-            try:
-                body = parse_body(
-                    request.raw_content or b"",
-                    _header(request, b"content-type"),
-                    _header(request, b"content-encoding"),
-                    self.config.proxy.max_body_bytes,
-                    self.rules.json_fields,
-                )
-            except BodySkipped as skipped:
-                self.metrics.bodies_skipped.labels(reason=skipped.reason).inc()
-        recognition = flow.metadata[RECOGNITION] = self._recognize(flow, body)
-        if body is not None:
-            # Only signups and logins are searched for e-mail addresses: skip the walk for the rest.
-            strings = string_values(body) if recognition.action in ACCOUNT_ACTIONS else ()
-            flow.metadata[POLICY] = (first_of(body, HANDLE_FIELDS), strings)
-
     def websocket_message(self, flow: http.HTTPFlow):
         # mitmproxy keeps every message of a connection; a chat can last all day: keep only the newest.
         del flow.websocket.messages[:-1]
@@ -309,16 +271,13 @@ class SocialWatch:
         message = flow.websocket.messages[-1]
         if platform is None or not message.from_client:
             return
-        if len(message.content) > self.config.proxy.max_body_bytes:
-            self.metrics.bodies_skipped.labels(reason="too_large").inc()
-            return
-        if message.is_text:
-            recognition = self.rules.recognize_websocket(platform, message.content.decode("utf-8", "replace"))
-        else:
-            recognition = Recognition("message")  # binary frames (MQTT, protobuf) are not read
-        self._submit(self._event(
-            flow, 101, recognition, protocol="wss" if flow.request.scheme == "https" else "ws",
-            request_bytes=len(message.content), response_bytes=0,
+        too_large = len(message.content) > self.config.proxy.max_body_bytes
+        self._emit(Capture(
+            "websocket", new_event_id(), message.timestamp, flow.client_conn.peername[0], platform,
+            flow.metadata[HOST], login=_login(flow), method=flow.request.method, path=flow.request.path,
+            body=None if too_large else message.content, body_skipped="too_large" if too_large else "",
+            is_text=message.is_text, status=101, protocol="wss" if flow.request.scheme == "https" else "ws",
+            request_bytes=len(message.content),
         ))
 
     def responseheaders(self, flow: http.HTTPFlow):
@@ -347,73 +306,25 @@ class SocialWatch:
     def _record(self, flow: http.HTTPFlow, status: int) -> None:
         if PLATFORM not in flow.metadata or flow.websocket is not None:
             return  # a WebSocket is recorded message by message
-        recognition = flow.metadata.get(RECOGNITION) or self._recognize(flow, None)
-        self._submit(self._event(
-            flow, status, recognition, protocol=flow.request.scheme,
-            request_bytes=_body_size(flow.request),
+        request = flow.request
+        body = None if request.stream else request.raw_content  # streamed: declared too large, not read
+        self._emit(Capture(
+            "http", new_event_id(), request.timestamp_start, flow.client_conn.peername[0], flow.metadata[PLATFORM],
+            flow.metadata[HOST], login=_login(flow), method=request.method, path=request.path,
+            content_type=_header(request, b"content-type"), content_encoding=_header(request, b"content-encoding"),
+            body=body, body_skipped="too_large" if body is None else "", status=status, protocol=request.scheme,
+            request_bytes=_body_size(request),
             response_bytes=flow.metadata.get(RESPONSE_BYTES) or (_body_size(flow.response) if flow.response else 0),
         ))
 
-    def _recognize(self, flow: http.HTTPFlow, body: object) -> Recognition:
-        request = flow.request
-        path, _, query = request.path.partition("?")
-        return self.rules.recognize(flow.metadata[PLATFORM], request.method, path, _QueryFields(query, self.metrics),
-                                    body)
-
-    def _event(self, flow: http.HTTPFlow, status: int, recognition: Recognition, **sizes) -> ActivityEvent:
-        request = flow.request
-        device, platform = flow.client_conn.peername[0], flow.metadata[PLATFORM]
-        identity = self._identity(device, str((flow.metadata.get("proxyauth") or ("",))[0]))
-        handle, strings = flow.metadata.get(POLICY, ("", ()))
-        return ActivityEvent(
-            event_id=new_event_id(),
-            time=datetime.datetime.fromtimestamp(request.timestamp_start, datetime.timezone.utc),
-            device=device,
-            person=identity.person,
-            school=identity.school,
-            age_band=identity.age_band,
-            policy=self._policy(device, identity, platform, recognition.action, handle, strings, recognition.text),
-            platform=platform,
-            host=_clean(flow.metadata[HOST]),
-            method=_clean(request.method),
-            path=_clean(request.path.split("?", 1)[0]),
-            action=recognition.action,
-            status=status,
-            target=recognition.target,
-            text=recognition.text,
-            professional=identity.role in STAFF_ROLES or bool(handle and self.policy.is_approved(platform, handle)),
-            **sizes,
-        )
-
-    def _identity(self, device: str, login: str) -> Identity:
-        return self.identity.resolve(device, login) if self.identity else Identity()
-
-    def _policy(self, device: str, identity: Identity, platform: str, action: str, handle: str = "",
-                strings: tuple[str, ...] = (), text: str = "") -> tuple[Flag, ...]:
-        """The procedure's rules for one request; each fires once a day per person, platform and rule."""
-        flags = self.policy.check(
-            platform=platform, min_age=self.catalog.platforms[platform].min_age, action=action,
-            age_band=identity.age_band, handle=handle, strings=strings, text=text,
-        )
-        fresh = []
-        for flag in flags:
-            key = (identity.person or device, platform, flag.category)
-            if flag.category == "district_impersonation" or not self.policy_raised.contains(key):
-                # An impersonating post is itself the evidence: each one is kept.
-                self.metrics.evictions.labels(table="policy_raised").inc(self.policy_raised.add(key))
-                fresh.append(flag)
-        return tuple(fresh)
-
-    def _submit(self, event: ActivityEvent) -> None:
+    def _emit(self, capture: Capture) -> None:
+        """Hand a capture on: read here (writer thread), or by the writer process."""
         if self.pipeline is None:
             return
-        key = (event.platform, event.action, event.school)
-        counter = self._activity_counters.get(key)
-        if counter is None:
-            counter = self._activity_counters[key] = self.metrics.activity.labels(
-                platform=event.platform, action=event.action, school=event.school)
-        counter.inc()
-        self.pipeline.submit(event)
+        if self.config.storage.writer == "process":
+            self.pipeline.submit(capture)
+        else:
+            self.pipeline.submit(self.interpreter.event(capture))
 
 
 def _body_size(message: http.Message) -> int:
@@ -433,34 +344,6 @@ def _header(message: http.Message, name: bytes) -> str:
     return ""
 
 
-class _QueryFields(Sequence):
-    """The fields of a query string, parsed on first use: most requests' recognizers never read
-    the query. The first MAX_QUERY_FIELDS are read; more are counted and not read (a padded
-    query must not stop the request from being recorded)."""
-
-    def __init__(self, query: str, metrics: metrics_mod.Metrics):
-        self._query, self._metrics = query, metrics
-        self._fields: list[tuple[str, str]] | None = None
-
-    def _parsed(self) -> list[tuple[str, str]]:
-        if self._fields is None:
-            fields = self._query.split("&", MAX_QUERY_FIELDS) if self._query else []
-            if len(fields) > MAX_QUERY_FIELDS:
-                self._metrics.bodies_skipped.labels(reason="too_many_query_fields").inc()
-                fields = fields[:MAX_QUERY_FIELDS]
-            self._fields = urllib.parse.parse_qsl("&".join(fields))
-        return self._fields
-
-    def __getitem__(self, index):
-        return self._parsed()[index]
-
-    def __len__(self) -> int:
-        return len(self._parsed())
-
-    def __iter__(self):
-        return iter(self._parsed())
-
-
 _hosts: dict[str, str] = {}
 
 
@@ -477,9 +360,9 @@ def _pretty_host(request: http.Request) -> str:
     return host
 
 
-def _clean(value: str) -> str:
-    """Metadata from the wire, cut to size and made valid UTF-8 for storage."""
-    return value[:MAX_FIELD_CHARS].encode("utf-8", "replace").decode("utf-8")
+def _login(flow: http.HTTPFlow) -> str:
+    """The user the proxy's own authentication names, if it is on."""
+    return str((flow.metadata.get("proxyauth") or ("",))[0])
 
 
 addons = [SocialWatch()]

@@ -1,10 +1,11 @@
-"""The pipeline in a process of its own, so that the proxy's event loop keeps its core.
+"""Reading, classifying and writing in a process of its own, so that the proxy's event loop keeps its core.
 
 mitmproxy runs every hook on one thread. With ``storage.writer = "thread"`` (the default),
-classifying and inserting share that thread's interpreter lock and core. With
-``storage.writer = "process"`` the proxy hands its events to a child process
-(``python -m socialwatch.writer_process``) that runs the same `Pipeline`: classifier, batches,
-retries, spool. ``storage.writer_cpus`` pins that process to other cores than the proxy's.
+reading requests, classifying and inserting share that thread's interpreter lock and core.
+With ``storage.writer = "process"`` the proxy hands its captures (proxy_addons/interpreter.py)
+to a child process (``python -m socialwatch.writer_process``) that reads them into events
+(`Interpreter`) and runs the same `Pipeline`: classifier, batches, retries, spool.
+``storage.writer_cpus`` pins that process to other cores than the proxy's.
 
 Nothing is lost when the writer process dies: the proxy keeps every event it sent until the
 writer reports it done with it (written, spooled, or dropped and counted), starts another
@@ -12,14 +13,20 @@ writer, and sends it what was not confirmed; that writer inserts only the rows n
 stored (``Pipeline.expect_stored``, ``Storage.write_missing``). The writer's metrics are
 recorded as operations and replayed on the proxy's registry, so /metrics stays one endpoint.
 
-    proxy: submit -> [pending] -- sender thread --> pipe --> writer process: Pipeline -> storage
+    proxy: submit -> [pending] -- sender thread --> pipe --> writer process: Interpreter -> Pipeline -> storage
                      [sent, unconfirmed] <-- reader thread <-- pipe <-- done counts, metrics
+
+The captures the proxy holds keep the request bodies (up to ``proxy.max_body_bytes`` each):
+past ``MAX_HELD_BODY_BYTES`` of them, a new capture is kept without its body (the event is
+recorded, its words are not read), counted as ``socialwatch_bodies_skipped_total{reason=
+"writer_backlog"}``.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -32,6 +39,7 @@ from multiprocessing.connection import Connection
 from socialwatch.config import Config
 from socialwatch.dashboards.metrics import Metrics
 from socialwatch.events import ActivityEvent
+from socialwatch.proxy_addons.interpreter import Capture
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ REPORT_INTERVAL = 0.25
 START_TIMEOUT = 120.0
 RESTART_DELAY = 1.0
 METRIC_METHODS = frozenset({"inc", "dec", "set", "observe"})
+MAX_HELD_BODY_BYTES = 64 * 1_048_576
+"""Most request-body bytes held in captures not yet confirmed written."""
+
+Item = ActivityEvent | Capture
 
 
 class WriterProcessError(Exception):
@@ -57,8 +69,9 @@ class WriterProcess:
         self.queue_size = config.storage.queue_size
         self.batch_size = config.storage.batch_size
         self._lock = threading.Condition(threading.Lock())
-        self._pending: collections.deque[ActivityEvent] = collections.deque()  # not sent yet
-        self._unconfirmed: collections.deque[ActivityEvent] = collections.deque()  # sent, not reported done
+        self._pending: collections.deque[Item] = collections.deque()  # not sent yet
+        self._unconfirmed: collections.deque[Item] = collections.deque()  # sent, not reported done
+        self._held_bytes = 0  # of bodies in captures, pending or unconfirmed
         self._stopping = threading.Event()
         self._process: subprocess.Popen | None = None
         self._send: Connection | None = None
@@ -77,14 +90,16 @@ class WriterProcess:
         self._spawn()
         self._sender.start()
 
-    def submit(self, event: ActivityEvent) -> bool:
-        """Queue `event` for the writer process; False (and counted) if the queue is full. Never blocks."""
+    def submit(self, item: Item) -> bool:
+        """Queue an event or capture for the writer process; False (and counted) if the queue is full.
+        Never blocks."""
         with self._lock:
-            if len(self._pending) + len(self._unconfirmed) >= self.queue_size:
-                full = True
-            else:
-                full = False
-                self._pending.append(event)
+            full = len(self._pending) + len(self._unconfirmed) >= self.queue_size
+            if not full:
+                if isinstance(item, Capture) and item.body and self._held_bytes + item.size > MAX_HELD_BODY_BYTES:
+                    item = dataclasses.replace(item, body=None, body_skipped="writer_backlog")
+                self._pending.append(item)
+                self._held_bytes += _size(item)
                 if len(self._pending) == self.batch_size:
                     self._lock.notify()
         if full:
@@ -101,6 +116,7 @@ class WriterProcess:
             unsent = len(self._pending) + len(self._unconfirmed)
             self._pending.clear()
             self._unconfirmed.clear()
+            self._held_bytes = 0
         if unsent and not self._stopped.is_set():
             log.error("socialwatch: writer process stopped with %d events unconfirmed", unsent)
             self.metrics.events_dropped.labels(reason="unsent_at_shutdown").inc(unsent)
@@ -114,7 +130,7 @@ class WriterProcess:
     def oldest_unsent_age(self) -> float:
         """Seconds since the capture of the oldest event not yet in storage (0 when none)."""
         head = self._unconfirmed[0] if self._unconfirmed else (self._pending[0] if self._pending else None)
-        mine = time.time() - head.time.timestamp() if head is not None else 0.0
+        mine = time.time() - _captured_at(head) if head is not None else 0.0
         return max(0.0, mine, self._child_unsent_age)
 
     @property
@@ -232,7 +248,7 @@ class WriterProcess:
                     _, done, operations, unsent_age, spool = message
                     with self._lock:
                         for _ in range(min(done - confirmed, len(self._unconfirmed))):
-                            self._unconfirmed.popleft()
+                            self._held_bytes -= _size(self._unconfirmed.popleft())
                     confirmed = done
                     self._child_unsent_age, self._child_spool = unsent_age, spool
                     self._replay(operations)
@@ -255,6 +271,14 @@ class WriterProcess:
             if labels:
                 metric = metric.labels(**dict(labels))
             getattr(metric, method)(value)
+
+
+def _size(item: Item) -> int:
+    return item.size if isinstance(item, Capture) else 0
+
+
+def _captured_at(item: Item) -> float:
+    return item.time if isinstance(item, Capture) else item.time.timestamp()
 
 
 # -- the writer process's side -------------------------------------------------
@@ -318,6 +342,7 @@ class RecordedMetrics:
 
 def _writer_main(receive: Connection, send: Connection) -> int:
     from socialwatch.pipeline import Pipeline, load_classifier
+    from socialwatch.proxy_addons.interpreter import Interpreter
     from socialwatch.storage import open_storage
 
     _, config = receive.recv()
@@ -325,8 +350,9 @@ def _writer_main(receive: Connection, send: Connection) -> int:
         if config.storage.writer_cpus:
             os.sched_setaffinity(0, config.storage.writer_cpus)
         classifier = load_classifier(config)
-        storage = open_storage(config.storage.url)
         metrics = RecordedMetrics()
+        interpreter = Interpreter.from_config(config, metrics)
+        storage = open_storage(config.storage.url)
         pipeline = Pipeline.from_config(classifier, storage, metrics, config)
     except Exception as e:  # noqa: BLE001 - told to the proxy, which refuses to start
         send.send(("failed", f"{type(e).__name__}: {e}"))
@@ -350,11 +376,11 @@ def _writer_main(receive: Connection, send: Connection) -> int:
                 message = receive.recv()
                 if message[0] == "stop":
                     break
-                _, maybe_stored, events = message
+                _, maybe_stored, items = message
                 if maybe_stored:
-                    pipeline.expect_stored(len(events))
-                for event in events:
-                    pipeline.submit(event)
+                    pipeline.expect_stored(len(items))
+                for item in items:
+                    pipeline.submit(_read(interpreter, metrics, item))
             if time.monotonic() - reported >= REPORT_INTERVAL:
                 report()
                 reported = time.monotonic()
@@ -366,6 +392,19 @@ def _writer_main(receive: Connection, send: Connection) -> int:
         send.send(("stopped",))
     storage.close()
     return 0
+
+
+def _read(interpreter, metrics: RecordedMetrics, item: Item) -> ActivityEvent:
+    """The event of a capture (an event as it is). The interpreter never raises on bad input;
+    should a bug make it raise, the event is recorded without its body rather than lost."""
+    if not isinstance(item, Capture):
+        return item
+    try:
+        return interpreter.event(item)
+    except Exception:  # noqa: BLE001
+        log.exception("socialwatch writer: cannot read a %s capture of %s; recording it without its body",
+                      item.kind, item.platform)
+        return interpreter.event(dataclasses.replace(item, body=None, body_skipped="unreadable"))
 
 
 def main(argv: list[str]) -> int:

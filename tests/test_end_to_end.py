@@ -85,6 +85,15 @@ def counter(proxy: Proxy, name: str, **labels: str) -> float:
     return 0.0
 
 
+def counted(proxy: Proxy, name: str, at_least: float, timeout: float = 5.0, **labels: str) -> float:
+    """The counter once it reaches `at_least` (or `timeout` passes). A writer process reports
+    what it counts a fraction of a second after it counts it."""
+    deadline = time.monotonic() + timeout
+    while (value := counter(proxy, name, **labels)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def tunnel_issuer(proxy: Proxy, source_ip: str, host: str, trust: list) -> str:
     """CONNECT through the proxy from `source_ip`, GET /, return the common name of the cert's issuer."""
     conn = proxy.client(source_ip, trust=trust).connect(host)
@@ -122,10 +131,10 @@ def test_a_bullying_comment_from_a_district_device_is_recorded_flagged_and_count
     assert flag["text"][start:start + len("kill yourself")] == "kill yourself"
     assert "31" not in flag["text"], "only the fields a person writes are extracted"
 
-    assert counter(proxy, "socialwatch_activity_events_total", platform="instagram", action="comment", school="") >= 1
-    assert counter(proxy, "socialwatch_flags_total", category="bullying", severity=flag["severity"], school="") >= 1
-    assert counter(proxy, "socialwatch_storage_rows_written_total", table="flags") >= 1
-    assert counter(proxy, "socialwatch_classification_duration_seconds_count") >= 1
+    assert counted(proxy, "socialwatch_activity_events_total", 1, platform="instagram", action="comment", school="") >= 1
+    assert counted(proxy, "socialwatch_flags_total", 1, category="bullying", severity=flag["severity"], school="") >= 1
+    assert counted(proxy, "socialwatch_storage_rows_written_total", 1, table="flags") >= 1
+    assert counted(proxy, "socialwatch_classification_duration_seconds_count", 1) >= 1
 
 
 def test_an_unflagged_post_is_stored_as_metadata_only(proxy, store):
@@ -230,7 +239,7 @@ def test_a_bad_body_is_skipped_and_counted_and_the_proxy_keeps_serving(proxy, st
     with proxy.client(DISTRICT_DEVICE) as client:
         assert client.post(url, content=body, headers=headers).status == 200
         assert client.get("https://www.instagram.com/").status == 200, "the proxy keeps serving"
-    assert counter(proxy, "socialwatch_bodies_skipped_total", reason=reason) == before + 1
+    assert counted(proxy, "socialwatch_bodies_skipped_total", before + 1, reason=reason) == before + 1
     [event] = events_at(store, path_of(url))
     assert (event["action"], event["flagged"]) == ("comment", 0), "the metadata is still recorded"
 

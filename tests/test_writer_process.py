@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from socialwatch.storage import open_storage
 from support.processes import stop
 from support.proxy import Proxy, running_mitmdump
@@ -102,7 +101,7 @@ def counts(store, run: str) -> tuple[int, int]:
 
 def wait_for_counts(store, run: str, expected: tuple[int, int], timeout: float = 30.0) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
-    while (found := counts(store, run)) != expected and time.monotonic() < deadline:
+    while counts(store, run) != expected and time.monotonic() < deadline:
         time.sleep(0.3)
     time.sleep(1.5)  # longer than a flush: a late copy would land now
     return counts(store, run)
@@ -179,3 +178,26 @@ def _cpus(tmp_path: pathlib.Path, cpu: int) -> pathlib.Path:
     path = tmp_path / "cpus.toml"
     path.write_text(f"[storage]\nwriter_cpus = [{cpu}]\n")
     return path
+
+
+def test_past_the_held_bytes_bound_a_capture_is_kept_without_its_body(monkeypatch):
+    from prometheus_client import CollectorRegistry
+
+    from socialwatch import writer_process
+    from socialwatch.config import load_config
+    from socialwatch.dashboards.metrics import Metrics
+    from socialwatch.events import new_event_id
+    from socialwatch.proxy_addons.interpreter import Capture
+
+    monkeypatch.setattr(writer_process, "MAX_HELD_BODY_BYTES", 1000)
+    config = load_config(None, {"storage.url": "clickhouse://127.0.0.1:1/x", "storage.writer": "process"})
+    writer = writer_process.WriterProcess(config, Metrics(CollectorRegistry()))  # not started: nothing is sent
+
+    def upload(size: int) -> Capture:
+        return Capture("http", new_event_id(), time.time(), DEVICE, "instagram", "www.instagram.com",
+                       method="POST", path="/upload", body=b"x" * size)
+
+    for capture in (upload(600), upload(600), upload(300)):
+        assert writer.submit(capture)
+    held = [(len(c.body or b""), c.body_skipped) for c in writer._pending]
+    assert held == [(600, ""), (0, "writer_backlog"), (300, "")], "the event is kept; only its body is not"

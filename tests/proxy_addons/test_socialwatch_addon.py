@@ -72,29 +72,31 @@ def test_a_district_request_to_a_platform_is_tagged_and_its_text_extracted(addon
     flow = platform_flow(method="POST", path="/api/v1/web/comments/1/add/")
     flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
     flow.request.content = b"comment_text=hello+there&csrftoken=zzz"
-    addon.requestheaders(flow)
-    addon.request(flow)
+    event = recorded_event(addon, flow)
     assert flow.metadata[addon_module.PLATFORM] == "instagram"
-    recognition = flow.metadata[addon_module.RECOGNITION]
-    assert (recognition.action, recognition.target, recognition.text) == ("comment", "1", "hello there")
+    assert (event.platform, event.action, event.target, event.text) == ("instagram", "comment", "1", "hello there")
     assert not flow.request.stream
+    assert addon.metrics.registry.get_sample_value(
+        "socialwatch_activity_events_total", {"platform": "instagram", "action": "comment", "school": ""}) == 1
 
 
 def test_other_requests_are_streamed_through_unread(addon, tctx):
     flow = platform_flow(host="www.example.org", method="POST")
     flow.request.content = b"secret=1"
+    submitted = []
+    addon.pipeline = type("Recorder", (), {"submit": staticmethod(submitted.append)})()
     addon.requestheaders(flow)
-    addon.request(flow)
+    addon._record(flow, 200)
     assert flow.request.stream is True
-    assert addon_module.PLATFORM not in flow.metadata and addon_module.RECOGNITION not in flow.metadata
+    assert addon_module.PLATFORM not in flow.metadata and submitted == []
 
 
 def test_a_body_declared_over_the_limit_is_streamed_and_counted(addon, tctx):
     flow = platform_flow(method="POST")
     flow.request.headers["content-length"] = "999999"
-    addon.requestheaders(flow)
+    event = recorded_event(addon, flow)
     assert flow.request.stream is True
-    addon.request(flow)
+    assert (event.platform, event.action, event.text) == ("instagram", "other", ""), "recorded, not read"
     assert addon.metrics.registry.get_sample_value("socialwatch_bodies_skipped_total", {"reason": "too_large"}) == 1
 
 
@@ -102,10 +104,8 @@ def test_a_malformed_body_is_counted_and_nothing_raises(addon, tctx):
     flow = platform_flow(method="POST")
     flow.request.headers["content-type"] = "application/json"
     flow.request.content = b"{not json"
-    addon.requestheaders(flow)
-    addon.request(flow)
-    recognition = flow.metadata[addon_module.RECOGNITION]
-    assert (recognition.action, recognition.text) == ("other", ""), "recognized from the path alone"
+    event = recorded_event(addon, flow)
+    assert (event.action, event.text) == ("other", ""), "recognized from the path alone"
     assert addon.metrics.registry.get_sample_value("socialwatch_bodies_skipped_total", {"reason": "malformed_json"}) == 1
 
 
@@ -143,7 +143,7 @@ def identified(addon, tctx, tmp_path):
         f"[district]\napproved_accounts_file = '{FIXTURES / 'approved_accounts.csv'}'\n"
     )
     tctx.configure(addon, socialwatch_config=str(config), socialwatch_district_subnets=["10.0.0.0/8"])
-    addon.identity = IdentityResolver(Pseudonyms(tmp_path / "key"), roster_dir=FIXTURES / "identity" / "oneroster",
+    addon.interpreter.identity = IdentityResolver(Pseudonyms(tmp_path / "key"), roster_dir=FIXTURES / "identity" / "oneroster",
                                       inventory=FIXTURES / "identity" / "inventory.csv",
                                       dhcpd_leases=FIXTURES / "identity" / "dhcpd.leases")
     return addon
@@ -153,7 +153,6 @@ def recorded_event(addon, flow, status=200):
     submitted = []
     addon.pipeline = type("Recorder", (), {"submit": staticmethod(submitted.append)})()
     addon.requestheaders(flow)
-    addon.request(flow)
     addon._record(flow, status)
     [event] = submitted
     return event

@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/sensor_throughput.py
 	$(VENV)/bin/python bench/storage_writer.py
 	$(VENV)/bin/python bench/proxy_throughput.py
-	$(VENV)/bin/python bench/proxy_throughput.py --storage server
+	$(VENV)/bin/python bench/proxy_throughput.py --storage server --writer process
 	$(VENV)/bin/python bench/review_pages.py
 	$(VENV)/bin/python bench/dashboard_rollups.py
 

@@ -1,7 +1,7 @@
 """Proxy throughput and latency: mitmdump with the socialwatch addon against the same mitmdump without it.
 
-    .venv/bin/python bench/proxy_throughput.py [--rounds 10] [--seconds 2] [--connections 2]
-                                               [--storage embedded|server]
+    .venv/bin/python bench/proxy_throughput.py [--rounds 10] [--seconds 2] [--connections 4]
+                                               [--storage embedded|server] [--writer thread|process]
 
 Two workloads:
 
@@ -14,21 +14,26 @@ Two workloads:
   decides at the ClientHello and passes the connection through undecrypted).
 
 Each workload runs `--connections` clients at once, so that the proxy, not the
-client, sets the pace. The machine is small and shared, so: both proxies run side
+client, sets the pace (with a writer process on the clients' CPU, its bursts of work
+delay the clients now and then; with two clients the proxy then idles, four keep it
+busy). The machine is small and shared, so: both proxies run side
 by side for the whole run and are measured in turn, `--seconds` at a time, in
 `--rounds` rounds whose order alternates; a round's ratio compares two measurements
 seconds apart, so slow changes in the machine's load cancel out. With two or more
-CPUs the proxies get the last one and this process (clients and stand-in server) the
-others. Reported: medians over rounds and the spread of the per-round ratios, latency
-p50/p99 over all requests, and the proxy's CPU time per request (all its threads,
-the addon's writer and storage included), which contention disturbs less than rates.
+CPUs the proxies get the last one and this process (clients and stand-in server, and
+with `--writer process` the writer process) the others. Reported: medians over rounds
+and the spread of the per-round ratios, latency p50/p99 over all requests, and the
+proxy's CPU time per request (all its threads and its writer process: the addon's
+reading, classifying and storing included), which contention disturbs less than rates.
 
 The stand-in upstream server and certificates are the test suite's
 (tests/support), so the public internet is never touched. Storage is the
 embedded chDB engine in a temporary directory (`make run`'s default), or with
 `--storage server` a ClickHouse server on the clients' CPUs (the production
 appliance's storage, docs/deploy.md), which takes the inserts out of the proxy's
-process.
+process. `--writer process` (storage.writer, the appliance's setting) also takes
+reading, classifying and writing out of it, into a writer process pinned
+(storage.writer_cpus) to the clients' CPUs.
 """
 
 from __future__ import annotations
@@ -250,7 +255,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
-    parser.add_argument("--connections", type=int, default=2, help="clients at once")
+    parser.add_argument("--connections", type=int, default=4, help="clients at once")
     parser.add_argument("--storage", choices=("embedded", "server"), default="embedded",
                         help="the addon's storage: chDB in the proxy's process, or a ClickHouse server")
     parser.add_argument("--writer", choices=("thread", "process"), default="thread",

@@ -17,26 +17,15 @@ import uuid
 from collections.abc import Sequence
 
 from socialwatch.classifier import Flag
+from socialwatch.config import Config
 from socialwatch.dashboards.metrics import Metrics
-from socialwatch.proxy_addons.bodies import (
-    BodySkipped,
-    first_of,
-    parse_body,
-    string_values,
-)
+from socialwatch.events import ActivityEvent
+from socialwatch.proxy_addons.bodies import BodySkipped, first_of, parse_body, string_values
 from socialwatch.proxy_addons.catalog import Catalog
 from socialwatch.proxy_addons.expiring import ExpiringSet
 from socialwatch.proxy_addons.identity import STAFF_ROLES, Identity, IdentityResolver
-from socialwatch.proxy_addons.policy import (
-    ACCOUNT_ACTIONS,
-    DistrictProfile,
-    PolicyRules,
-    read_registry,
-)
+from socialwatch.proxy_addons.policy import ACCOUNT_ACTIONS, DistrictProfile, PolicyRules, read_registry
 from socialwatch.proxy_addons.recognizers import Recognition, RequestRules
-
-from socialwatch.config import Config
-from socialwatch.events import ActivityEvent
 
 POLICY_RAISED_MAX = 100_000
 POLICY_REPEAT_SECONDS = 86_400.0

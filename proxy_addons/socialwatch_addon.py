@@ -20,24 +20,19 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net.http import url
 from prometheus_client import CollectorRegistry
+
+from socialwatch.config import Config, ConfigError, load_config
 from socialwatch.dashboards import metrics as metrics_mod
+from socialwatch.events import new_event_id
+from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.proxy_addons.catalog import Catalog
 from socialwatch.proxy_addons.expiring import ExpiringSet
 from socialwatch.proxy_addons.identity import IdentityResolver
 from socialwatch.proxy_addons.interpreter import Capture, Interpreter
-from socialwatch.proxy_addons.policy import (
-    DistrictProfile,
-    PolicyRules,
-    RegistryError,
-    read_registry,
-)
+from socialwatch.proxy_addons.policy import DistrictProfile, PolicyRules, RegistryError, read_registry
 from socialwatch.proxy_addons.recognizers import RequestRules
 from socialwatch.proxy_addons.scope import DistrictScope
 from socialwatch.storage import open_storage, redact_url
-
-from socialwatch.config import Config, ConfigError, load_config
-from socialwatch.events import new_event_id
-from socialwatch.pipeline import Pipeline, load_classifier
 from socialwatch.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
@@ -136,7 +131,7 @@ class SocialWatch:
                                            config.proxy.max_body_bytes)
         else:  # changed while running: what the interpreter remembers (policy flags raised) stays
             self.interpreter.policy, self.interpreter.max_body_bytes = policy, config.proxy.max_body_bytes
-            if self.pipeline is not None:
+            if self.pipeline is not None and config.storage.writer == "thread":
                 self.interpreter.identity = IdentityResolver.from_config(config.identity)
 
     def running(self):
@@ -144,9 +139,10 @@ class SocialWatch:
         try:
             # The writer process reads the identity files and loads the classifier itself (and
             # refuses to start on a bad lexicon).
+            classifier = None
             if config.storage.writer == "thread":
                 self.interpreter.identity = IdentityResolver.from_config(config.identity)
-            classifier = load_classifier(config) if config.storage.writer == "thread" else None
+                classifier = load_classifier(config)
             storage = open_storage(config.storage.url)
             applied = storage.migrate()
         except Exception as e:

@@ -12,7 +12,14 @@ import time
 import uuid
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+
+from socialwatch import writer_process
+from socialwatch.config import load_config
+from socialwatch.dashboards.metrics import Metrics
+from socialwatch.events import new_event_id
+from socialwatch.proxy_addons.interpreter import Capture
 from socialwatch.storage import open_storage
 from support.processes import stop
 from support.proxy import Proxy, running_mitmdump
@@ -181,14 +188,6 @@ def _cpus(tmp_path: pathlib.Path, cpu: int) -> pathlib.Path:
 
 
 def test_past_the_held_bytes_bound_a_capture_is_kept_without_its_body(monkeypatch):
-    from prometheus_client import CollectorRegistry
-
-    from socialwatch import writer_process
-    from socialwatch.config import load_config
-    from socialwatch.dashboards.metrics import Metrics
-    from socialwatch.events import new_event_id
-    from socialwatch.proxy_addons.interpreter import Capture
-
     monkeypatch.setattr(writer_process, "MAX_HELD_BODY_BYTES", 1000)
     config = load_config(None, {"storage.url": "clickhouse://127.0.0.1:1/x", "storage.writer": "process"})
     writer = writer_process.WriterProcess(config, Metrics(CollectorRegistry()))  # not started: nothing is sent

@@ -114,10 +114,28 @@ class Device:
     assigned_user: str
 
 
-def read_inventory(path: pathlib.Path) -> list[Device]:
+class Inventory:
+    """The device inventory, indexed by MAC, address and host name: a district has thousands of
+    devices, and every request looks one up."""
+
+    def __init__(self, devices: list[Device] = ()):
+        self.devices = list(devices)
+        self._by: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})
+        for index, device in enumerate(self.devices):
+            for table, key in zip(self._by, (device.mac, device.ip, device.hostname)):
+                if key:
+                    table.setdefault(key, index)
+
+    def assigned_user(self, mac: str, ip: str, hostname: str) -> str:
+        """The user of the first device in the file whose MAC, address or host name is this one's."""
+        found = [table[key] for table, key in zip(self._by, (mac, ip, hostname)) if key and key in table]
+        return self.devices[min(found)].assigned_user if found else ""
+
+
+def read_inventory(path: pathlib.Path) -> Inventory:
     with path.open(newline="", encoding="utf-8-sig") as f:
-        return [Device(row.get("mac", "").lower(), row.get("ip", ""), row.get("hostname", "").lower(),
-                       row.get("asset_tag", ""), row.get("assigned_user", "")) for row in csv.DictReader(f)]
+        return Inventory([Device(row.get("mac", "").lower(), row.get("ip", ""), row.get("hostname", "").lower(),
+                                 row.get("asset_tag", ""), row.get("assigned_user", "")) for row in csv.DictReader(f)])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,7 +191,7 @@ class IdentityResolver:
         self.pseudonyms = pseudonyms
         # The roster is read again when users.csv changes (exports rewrite every file).
         self._roster = _Watched(roster_dir and roster_dir / "users.csv", lambda p: read_roster(p.parent), {})
-        self._inventory = _Watched(inventory, read_inventory, [])
+        self._inventory = _Watched(inventory, read_inventory, Inventory())
         self._dhcpd = _Watched(dhcpd_leases, read_dhcpd_leases, {})
         self._kea = _Watched(kea_leases, read_kea_leases, {})
         self._checked = -RELOAD_CHECK_SECONDS
@@ -199,10 +217,7 @@ class IdentityResolver:
     def _assigned_user(self, client_ip: str) -> str:
         lease = self._dhcpd.value.get(client_ip) or self._kea.value.get(client_ip)
         mac, hostname = (lease.mac, lease.hostname) if lease and lease.expires >= time.time() else ("", "")
-        for device in self._inventory.value:
-            if (mac and device.mac == mac) or device.ip == client_ip or (hostname and device.hostname == hostname):
-                return device.assigned_user
-        return ""
+        return self._inventory.value.assigned_user(mac, client_ip, hostname)
 
     def _refresh(self) -> None:
         now = time.monotonic()

@@ -89,3 +89,19 @@ def test_files_are_read_again_when_they_change(tmp_path, pseudonyms, monkeypatch
 ])
 def test_age_bands_follow_oneroster_grades(role, grades, band):
     assert age_band(role, grades) == band
+
+
+def test_the_first_inventory_device_matching_mac_address_or_host_name_wins():
+    from socialwatch.proxy_addons.identity import Device, Inventory
+
+    inventory = Inventory([
+        Device("", "10.0.0.9", "", "A1", "by-address"),
+        Device("aa:bb", "", "", "A2", "by-mac"),
+        Device("", "", "lab-7", "A3", "by-name"),
+        Device("aa:bb", "10.0.0.9", "lab-7", "A4", "later-duplicate"),
+    ])
+    assert inventory.assigned_user("aa:bb", "10.0.0.9", "lab-7") == "by-address"
+    assert inventory.assigned_user("aa:bb", "10.9.9.9", "lab-7") == "by-mac"
+    assert inventory.assigned_user("", "10.9.9.9", "lab-7") == "by-name"
+    assert inventory.assigned_user("", "10.9.9.9", "") == ""
+    assert inventory.assigned_user("", "", "") == "", "an empty field matches no device with that field empty"

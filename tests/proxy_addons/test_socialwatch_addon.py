@@ -215,3 +215,14 @@ def test_staff_and_approved_district_accounts_are_professional_students_are_not(
     official.request.headers["content-type"] = "application/x-www-form-urlencoded"
     official.request.content = b"username=essextechhawks&enc_password=x"
     assert recorded_event(identified, official).professional
+
+
+def test_a_configuration_change_while_running_keeps_people_identified(identified, tctx, tmp_path):
+    flow = platform_flow(client_ip="10.20.0.12", method="GET", path="/explore/")  # asmith's Chromebook
+    before = recorded_event(identified, flow)
+    assert before.person and before.school  # recorded_event left a pipeline in place: the proxy is running
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(config.read_text() + "\n[proxy]\nmax_body_bytes = 4096\n")
+    tctx.configure(identified, socialwatch_config=str(config))
+    after = recorded_event(identified, platform_flow(client_ip="10.20.0.12", method="GET", path="/explore/"))
+    assert (after.person, after.school, after.age_band) == (before.person, before.school, before.age_band)

@@ -117,9 +117,15 @@ class Rules:
     only: tuple[str, ...] = ()
     """``only=CAT+CAT`` on a text-wide context cue: the categories it lowers (default: all but
     ``pii`` and ``impersonation``)."""
+    idiom: bool = False
+    """``idiom`` (weight 0): an everyday phrase containing a listed one ("burn myself cooking"
+    contains "burn myself"). It hides the phrases it contains and weighs nothing itself, so
+    it never cancels another signal in the same text, as a negative weight would."""
 
     def describe(self) -> str:
         parts = ["negatable"] if self.negatable else []
+        if self.idiom:
+            parts.append("idiom")
         if self.target is not None:
             parts.append(f"target={self.target}")
         parts += [f"near={kind}:{n}" for kind, n in self.near]
@@ -134,11 +140,13 @@ NEGATION_WINDOW = 3
 
 def parse_rules(text: str) -> Rules:
     """``"negatable target=3 near=time:8"`` -> Rules; raises ValueError naming the bad rule."""
-    negatable, target, near, only = False, None, [], ()
+    negatable, target, near, only, idiom = False, None, [], (), False
     for rule in text.split():
         name, _, value = rule.partition("=")
         if name == "negatable" and not value:
             negatable = True
+        elif name == "idiom" and not value:
+            idiom = True
         elif name == "target" and value.isdigit() and 0 < int(value) <= 50:
             target = int(value)
         elif name == "near" and ":" in value:
@@ -150,8 +158,8 @@ def parse_rules(text: str) -> Rules:
         elif name == "only" and value and set(value.split("+")) <= set(CATEGORIES):
             only = tuple(value.split("+"))
         else:
-            raise ValueError(f"unknown rule {rule!r}; known: negatable, target=N, near=KIND:N, only=CAT+CAT")
-    return Rules(negatable, target, tuple(near), only)
+            raise ValueError(f"unknown rule {rule!r}; known: negatable, idiom, target=N, near=KIND:N, only=CAT+CAT")
+    return Rules(negatable, target, tuple(near), only, idiom)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -265,8 +273,11 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
         raise fail("weight", f"{weight_text!r} is not a number") from None
     if not math.isfinite(weight):
         raise fail("weight", f"{weight_text!r} must be a finite number")
-    if category != CONTEXT and weight == 0:
-        raise fail("weight", f"{weight_text!r}: a phrase's weight must not be 0")
+    idiom = rules_text.split().count("idiom") > 0
+    if category != CONTEXT and weight == 0 and not idiom:
+        raise fail("weight", f"{weight_text!r}: a phrase's weight must not be 0 (but an idiom's)")
+    if idiom and (category == CONTEXT or weight != 0):
+        raise fail("weight", f"{weight_text!r}: an idiom hides what it contains and weighs 0, in a flag category")
     if category == CONTEXT and subcategory in MARKER_KINDS and weight != 0:
         raise fail("weight", f"{weight_text!r}: a {subcategory} cue is a marker, its weight must be 0")
     if category == CONTEXT and weight > 0:

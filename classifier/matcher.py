@@ -501,6 +501,9 @@ def _explain(category: str, by_phrase: dict, counts: collections.Counter, loweri
     phrases = []
     for phrase, (hit, weight, fired) in by_phrase.items():
         entry = hit.entry
+        if entry.rules.idiom:
+            phrases.append(f'"{phrase}" ({entry.subcategory}, idiom: hides what it contains, weight 0)')
+            continue
         details = [entry.subcategory, f"weight {entry.weight}"]
         if weight != entry.weight:
             details.append(f"counted {round(weight, 6)}")

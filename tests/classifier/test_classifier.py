@@ -252,6 +252,14 @@ def test_context_rules(tmp_path, post, score, rule):
         assert rule in flags[0].explanation
 
 
+def test_an_idiom_hides_the_phrase_it_contains_and_never_cancels_another_signal(packaged):
+    assert packaged.classify("i always burn myself when i cook") == []
+    assert summary(packaged.classify("i burn myself when i feel empty")) == [("self_harm", "behaviour", "high")]
+    (flag,) = packaged.classify("i always burn myself when i cook. i want to die")
+    assert (flag.severity, flag.score, [m.phrase for m in flag.matches]) == ("critical", 1.0, ["i want to die"])
+    assert '"burn myself when i cook" (behaviour, idiom: hides what it contains, weight 0)' in flag.explanation
+
+
 def test_a_match_whose_rule_does_not_hold_is_explained_when_the_category_is_flagged(tmp_path):
     clf = classifier_with(tmp_path, RULES, threshold=0.5)
     (flag,) = clf.classify("you did not want to die, i am dying")

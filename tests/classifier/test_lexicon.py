@@ -45,6 +45,8 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("mean words,bullying,threat,high,1.0,en,only=sports", "rules"),
         ("lol,context,hyperbole,low,0.5,en,", "weight"),  # a context cue can only lower a score
         ("not,context,negation,low,-0.5,en,", "weight"),  # a marker weighs 0
+        ("burn myself cooking,self_harm,behaviour,low,-1.0,en,idiom", "weight"),  # an idiom weighs 0
+        ("lol,context,hyperbole,low,0,en,idiom", "weight"),  # an idiom hides phrases of a flag category
         ("not,context,mood,low,0,en,", "subcategory"),
         ("gay,context,target,low,0,en,", "phrase"),  # identity terms are refused as cues, except as group markers
         ("mean words,selfharm,ideation,high,1.0,en,", "category"),  # the old id is gone

@@ -129,14 +129,10 @@ class WriterProcess:
 
     def oldest_unsent_age(self) -> float:
         """Seconds since the capture of the oldest event not yet in storage (0 when none)."""
-        head = self._unconfirmed[0] if self._unconfirmed else (self._pending[0] if self._pending else None)
+        with self._lock:
+            head = self._unconfirmed[0] if self._unconfirmed else (self._pending[0] if self._pending else None)
         mine = time.time() - _captured_at(head) if head is not None else 0.0
         return max(0.0, mine, self._child_unsent_age)
-
-    @property
-    def pid(self) -> int | None:
-        """The writer process's id (for operators and tests)."""
-        return self._process.pid if self._process is not None else None
 
     # -- the proxy's side ------------------------------------------------------
 

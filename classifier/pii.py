@@ -202,11 +202,18 @@ _SCHOOL_CUES = ("high", "middle", "elementary", "primary", "secondary", "academy
                 "gymnasium", "escola", "escuela", "colegio", "instituto")
 
 
+_ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE) for cue in (*_ADDRESS_CUES, *_BIRTHDAY_CUES)}
+"""The cues, case-insensitive, for text that is not ASCII."""
+
+
 def _may_match(cues: tuple[re.Pattern[str], ...], text: str, lowered: str) -> bool:
-    """False when an IGNORECASE pattern cannot match ``text``: ``cues`` are lower-case patterns,
-    one of which every match holds. Looked for in ``lowered`` (``text.lower()``) only when
-    ``text`` is ASCII: there, lower case is exactly what IGNORECASE compares."""
-    return not text.isascii() or any(cue.search(lowered) for cue in cues)
+    """False when a pattern cannot match ``text``: ``cues`` are lower-case patterns, one of which
+    every match holds, case aside. Looked for in ``lowered`` (``text.lower()``) when ``text`` is
+    ASCII: there, lower case is exactly what IGNORECASE compares; in any other text (an emoji is
+    enough), case-insensitively in ``text`` itself."""
+    if text.isascii():
+        return any(cue.search(lowered) for cue in cues)
+    return any(_ANY_CASE[cue].search(text) for cue in cues)
 
 
 def find(text: str, region: str = "US") -> list[Span]:

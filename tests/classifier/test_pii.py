@@ -140,6 +140,7 @@ POST_PARTS = st.lists(st.sampled_from([
     "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
     "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
     "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",
+    "\U0001f3e0", "MAIN STREET",
 ]), max_size=8).map(" ".join)
 
 

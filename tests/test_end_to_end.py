@@ -78,11 +78,7 @@ def events_at(store, path: str, **kw) -> list[dict]:
 
 
 def counter(proxy: Proxy, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(proxy.metrics()):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
+    return proxy.sample(name, **labels)
 
 
 def counted(proxy: Proxy, name: str, at_least: float, timeout: float = 5.0, **labels: str) -> float:

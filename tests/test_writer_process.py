@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 
 from socialwatch import writer_process
 from socialwatch.config import load_config
@@ -64,14 +63,6 @@ def writer_pids(proxy: Proxy) -> list[int]:
             if b"socialwatch.writer_process" in cmdline:
                 pids.append(int(child))
     return pids
-
-
-def metric(proxy: Proxy, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(proxy.metrics()):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
 
 
 def logged(proxy: Proxy, text: str, timeout: float = 10.0) -> bool:
@@ -125,10 +116,10 @@ def test_events_are_classified_and_written_by_a_writer_process_of_the_proxy(tmp_
                               {"path": f"/api/v1/web/comments/{run}-0/add/"})
         assert (event["platform"], event["action"], event["flagged"]) == ("instagram", "comment", 1)
         # The writer's metrics are the proxy's: one /metrics endpoint.
-        assert metric(proxy, "socialwatch_storage_rows_written_total", table="events") >= 6
-        assert metric(proxy, "socialwatch_flags_total", category="bullying", severity="high", school="") >= 2
-        assert metric(proxy, "socialwatch_classification_duration_seconds_count") >= 6
-        assert metric(proxy, "socialwatch_writer_process_restarts_total") == 0
+        assert proxy.sample("socialwatch_storage_rows_written_total", table="events") >= 6
+        assert proxy.sample("socialwatch_flags_total", category="bullying", severity="high", school="") >= 2
+        assert proxy.sample("socialwatch_classification_duration_seconds_count") >= 6
+        assert proxy.sample("socialwatch_writer_process_restarts_total") == 0
         assert writer_pids(proxy) == [writer]
 
 
@@ -156,8 +147,8 @@ def test_events_survive_the_writer_process_being_killed_and_are_stored_once(tmp_
             time.sleep(0.01)
         os.kill(second, signal.SIGKILL)
         assert wait_for_counts(store, run, (60, 20)) == (60, 20)
-        assert metric(proxy, "socialwatch_writer_process_restarts_total") == 2
-        assert metric(proxy, "socialwatch_events_dropped_total", reason="queue_full") == 0
+        assert proxy.sample("socialwatch_writer_process_restarts_total") == 2
+        assert proxy.sample("socialwatch_events_dropped_total", reason="queue_full") == 0
 
 
 def test_what_is_queued_is_written_when_the_proxy_stops(tmp_path, upstream, store, clickhouse_server):

@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.processes import free_port, stop, wait_for_port
 from support.tls_certs import UpstreamCerts
@@ -47,6 +48,14 @@ class Proxy:
 
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def sample(self, name: str, **labels: str) -> float:
+        """One sample of /metrics by name and labels; 0 when it is not there (a counter not yet counted)."""
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
 
     def client(self, source_ip: str, trust: list[pathlib.Path] = (), trust_proxy: bool = True,
                login: tuple[str, str] | None = None) -> DeviceClient:

@@ -27,14 +27,6 @@ def classifier():
     return Classifier.load()
 
 
-@pytest.fixture
-def store(clickhouse_server):
-    store = open_storage(clickhouse_server.url_for(f"pipeline_{uuid.uuid4().hex[:8]}"))
-    store.migrate()
-    yield store
-    store.close()
-
-
 def event(text: str = "", device: str = "10.0.0.5") -> ActivityEvent:
     return ActivityEvent(
         event_id=uuid.uuid4(), time=utcnow(), device=device, person="", platform="instagram",

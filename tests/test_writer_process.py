@@ -19,7 +19,6 @@ from socialwatch.config import load_config
 from socialwatch.dashboards.metrics import Metrics
 from socialwatch.events import new_event_id
 from socialwatch.proxy_addons.interpreter import Capture
-from socialwatch.storage import open_storage
 from support.processes import stop
 from support.proxy import Proxy, running_mitmdump
 from support.stored import stored_rows
@@ -36,14 +35,6 @@ def upstream(tmp_path_factory):
     certs = make_upstream_certs(tmp_path_factory.mktemp("upstream"), ["www.instagram.com"])
     with UpstreamServer(certs) as server:
         yield server, certs
-
-
-@pytest.fixture
-def store(clickhouse_server):
-    store = open_storage(clickhouse_server.url_for(f"writer_{uuid.uuid4().hex[:8]}"))
-    store.migrate()
-    yield store
-    store.close()
 
 
 def start_proxy(tmp_path: pathlib.Path, upstream, store, clickhouse_server, **options: str):

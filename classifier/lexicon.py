@@ -46,10 +46,16 @@ CATEGORIES: dict[str, frozenset[str]] = {
 CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
-CONTEXT_KINDS = frozenset({"negation", "target", "method", "time", "self", "group",
+CONTEXT_KINDS = frozenset({"negation", "target", "method", "time", "self", "group", "filler",
                            "hyperbole", "homework", "news", "lyrics", "joke"})
-"""Cue kinds. The first six are markers (weight 0) that rules refer to; the others are
-text-wide contexts whose (negative) weight is added to the score of each category matched."""
+"""Cue kinds. The first six are markers (weight 0) that rules refer to; ``filler`` words
+(weight 0) may stand between the words of a phrase; the others are text-wide contexts whose
+(negative) weight is added to the score of each category matched."""
+
+FILLER = "filler"
+"""Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the
+matcher also looks for every phrase of the same language with one of them between two of
+its words. Fillers weigh 0 and are never matched on their own."""
 
 MARKER_KINDS = frozenset({"negation", "target", "method", "time", "self", "group"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
@@ -280,6 +286,8 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
         raise fail("weight", f"{weight_text!r}: an idiom hides what it contains and weighs 0, in a flag category")
     if category == CONTEXT and subcategory in MARKER_KINDS and weight != 0:
         raise fail("weight", f"{weight_text!r}: a {subcategory} cue is a marker, its weight must be 0")
+    if category == CONTEXT and subcategory == FILLER and (weight != 0 or rules_text):
+        raise fail("weight", f"{weight_text!r}: a filler weighs 0 and takes no rules")
     if category == CONTEXT and weight > 0:
         raise fail("weight", f"{weight_text!r}: a context cue can only lower a score (weight <= 0)")
     if not _LANGUAGE.fullmatch(language):

@@ -30,7 +30,7 @@ import dataclasses
 import math
 import pathlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import ahocorasick
@@ -40,6 +40,7 @@ from .flags import SEVERITIES, Flag, Match
 from .lexicon import (
     CATEGORIES,
     CONTEXT,
+    FILLER,
     MARKER_KINDS,
     NEGATION_WINDOW,
     Entry,
@@ -73,12 +74,29 @@ _TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 
 
+_CONTRACTIONS = ("don't can't won't didn't doesn't isn't wasn't aren't weren't couldn't wouldn't shouldn't "
+                 "haven't hasn't hadn't ain't i'm i've i'll i'd you're you've you'll you'd we're we've "
+                 "they're they've they'll it's that's what's there's he's she's let's")
+_SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTIONS.split()}
+"""``dont`` -> ``don t``: contractions as text whose apostrophes were stripped spells them."""
+
+
 def _variants(key: str) -> set[str]:
     """Forms a phrase is also matched as: letters undoubled (normalization reduces
-    "killlll" to "kil"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
-    forms = {key, re.sub(r"([^\W\d_])\1", r"\1", key)}
+    "killlll" to "kil"), contractions split where an apostrophe was stripped ("i don t want
+    to live"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
+    forms = {key, re.sub(r"([^\W\d_])\1", r"\1", key), " ".join(_SPLIT.get(word, word) for word in key.split(" "))}
     forms |= {form.replace(" ", "") for form in forms if " " in form}
     return {form for form in forms if form}
+
+
+def _with_filler(key: str, fillers: Iterable[str]) -> Iterator[str]:
+    """``key`` with one filler between two of its words: "want to die" -> "want just to die", ..."""
+    words = key.split(" ")
+    for gap in range(1, len(words)):
+        head, tail = " ".join(words[:gap]), " ".join(words[gap:])
+        for filler in fillers:
+            yield f"{head} {filler} {tail}"
 
 
 def _roster_entries(names: Iterable[str]) -> list[Entry]:
@@ -102,27 +120,39 @@ class _Hit(NamedTuple):
 
 
 class Matcher:
-    """Every lexicon phrase and cue in one Aho-Corasick automaton, built once."""
+    """Every lexicon phrase and cue in one Aho-Corasick automaton, built once.
+
+    Besides each phrase and its ``_variants``, the automaton holds the phrase with one filler
+    of its language between two of its words ("i just want to die"), mapped to the phrase."""
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
-        entries = list(entries)
+        fillers: dict[str, list[str]] = collections.defaultdict(list)
         for entry in entries:
-            by_key[entry.key].append(entry)
+            if entry.category == CONTEXT and entry.subcategory == FILLER:
+                fillers[entry.language].append(entry.key)
+            else:
+                by_key[entry.key].append(entry)
         variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
             for form in _variants(key) - {key}:
                 if form not in by_key:
                     variant_of[form].extend(same_key)
+        vocabulary = {word for key in [*by_key, *variant_of] for word in (key.replace(" ", ""), *key.split(" "))}
+        for key, same_key in by_key.items():
+            if " " not in key:
+                continue
+            for entry in same_key:
+                if entry.category == CONTEXT:
+                    continue
+                for form in _with_filler(key, fillers.get(entry.language, ())):
+                    if form not in by_key and entry not in variant_of[form]:
+                        variant_of[form].append(entry)
         self._automaton = ahocorasick.Automaton()
-        self.vocabulary: frozenset[str] = frozenset()
-        vocabulary = set()
         for key, same_key in [*by_key.items(), *variant_of.items()]:
             self._automaton.add_word(key, (len(key), tuple(same_key)))
-            vocabulary.add(key.replace(" ", ""))
-            vocabulary.update(key.split(" "))
         self._automaton.make_automaton()
-        self.vocabulary = frozenset(word for word in vocabulary if word.isalpha())
+        self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())
 
     def find(self, norm: Normalized) -> list[_Hit]:
         """``(start, end, entry)`` in normalized text for every match on word boundaries."""
@@ -341,12 +371,17 @@ class Classifier:
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
                contexts: dict[str, Entry], tokens: _Tokens, quotes: list[int], norm: Normalized,
                age_band: str | None, suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
+        # A phrase whose target or near rule does not hold is as if absent: it hides none of
+        # the phrases it overlaps ("are stupid" with no group near still leaves "stupid").
+        ruled = {hit: _apply_rules(hit, markers, tokens, norm, suppressed) for hit in hits}
+        kept = _longest_first([hit for hit in hits if not ruled[hit][2]])
+        unmet = [hit for hit in hits if ruled[hit][2] and not any(_overlap(hit, other) for other in kept)]
         weighed: list[tuple[_Hit, float, list[str]]] = []
-        for hit in _longest_first(hits):
-            weight, fired = _apply_rules(hit, markers, tokens, norm, suppressed)
+        for hit in sorted(kept + _longest_first(unmet), key=lambda hit: hit.start):
+            weight, fired, _ = ruled[hit]
             if weight and quotes and _quoted(hit, quotes):
                 weight *= QUOTED_FACTOR
-                fired.append(f"quoted: weight x{QUOTED_FACTOR}")
+                fired = [*fired, f"quoted: weight x{QUOTED_FACTOR}"]
             weighed.append((hit, weight, fired))
         by_phrase: dict[str, tuple[_Hit, float, list[str]]] = {}
         counts = collections.Counter(hit.entry.phrase for hit, _, _ in weighed)
@@ -404,28 +439,29 @@ _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "bu
 
 
 def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens, norm: Normalized,
-                 suppressed: dict[tuple[str, str], str] | None = None) -> tuple[float, list[str]]:
-    """The match's weight after its rules, and what fired."""
+                 suppressed: dict[tuple[str, str], str] | None = None) -> tuple[float, list[str], bool]:
+    """The match's weight after its rules, what fired, and whether a target or near rule
+    does not hold."""
     if suppressed and (reason := suppressed.get((hit.entry.category, hit.entry.key))):
-        return 0.0, [reason]
+        return 0.0, [reason], False
     rules: Rules = hit.entry.rules
     weight = hit.entry.weight
     fired: list[str] = []
     if rules.target is not None:
         near = _nearest(hit, markers.get("target", ()), tokens, rules.target)
         if near is None:
-            return 0.0, [f"target: none within {rules.target} tokens"]
+            return 0.0, [f"target: none within {rules.target} tokens"], True
         fired.append(f'target: "{norm.text[near.start:near.end]}"')
     for kind, window in rules.near:
         near = _nearest(hit, markers.get(kind, ()), tokens, window)
         if near is None:
-            return 0.0, [*fired, f"near {kind}: none within {window} tokens"]
+            return 0.0, [*fired, f"near {kind}: none within {window} tokens"], True
         fired.append(f'near {kind}: "{norm.text[near.start:near.end]}"')
     if rules.negatable:
         for negation in markers.get("negation", ()):
             if negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW:
-                return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"']
-    return weight, fired
+                return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"'], False
+    return weight, fired, False
 
 
 def _suppressed(signals: dict[str, list[_Hit]], suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]],
@@ -480,6 +516,10 @@ def _quoted(hit: _Hit, quotes: list[int]) -> bool:
     """Inside a pair of double quotes: an odd number of quote marks before it, one after it."""
     before = bisect.bisect_left(quotes, hit.start)
     return before % 2 == 1 and before < len(quotes) and quotes[before] >= hit.end
+
+
+def _overlap(a: _Hit, b: _Hit) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 def _longest_first(hits: list[_Hit]) -> list[_Hit]:

@@ -305,6 +305,68 @@ def test_of_overlapping_matches_in_one_category_only_the_longest_counts(tmp_path
     ]
 
 
+def test_a_longer_phrase_whose_rule_does_not_hold_hides_nothing(tmp_path):
+    clf = classifier_with(tmp_path, ["stupid,bullying,targeted_insult,medium,1.0,en,target=3",
+                                     "are stupid,bullying,hate,high,1.0,en,near=group:3",
+                                     "people,context,group,low,0,en,",
+                                     "you,context,target,low,0,en,"])
+    (flag,) = clf.classify("you are stupid")  # no group near: "are stupid" is as if absent
+    assert ([m.phrase for m in flag.matches], flag.subcategory) == (["stupid"], "targeted_insult")
+    (flag,) = clf.classify("people are stupid")  # the longer phrase holds and hides "stupid"
+    assert ([m.phrase for m in flag.matches], flag.subcategory) == (["are stupid"], "hate")
+
+
+FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
+           "dying of laughter,self_harm,ideation,low,-1.0,en,",
+           "dying,self_harm,ideation,medium,1.0,en,",
+           "just,context,filler,low,0,en,",
+           "really,context,filler,low,0,en,",
+           "not,context,negation,low,0,en,"]
+
+
+@pytest.mark.parametrize(
+    ("post", "phrases", "highlighted"),
+    [
+        ("I really want to die", ["i want to die"], "I really want to die"),  # one filler between two words
+        ("i want to just die!!", ["i want to die"], "i want to just die"),
+        ("i'm dying of really laughter", [], None),  # the negative phrase is found through a filler too
+        ("i just really want to die", [], None),  # one filler, not two
+        ("i do not really want to die", [], None),  # a negation before it still cancels it
+        ("just", [], None),  # a filler alone is never a match
+        ("really dying", ["dying"], "dying"),  # nor part of one at either end
+    ],
+)
+def test_a_filler_may_stand_between_two_words_of_a_phrase(tmp_path, post, phrases, highlighted):
+    clf = classifier_with(tmp_path, FILLERS)
+    flags = clf.classify(post)
+    assert [m.phrase for f in flags for m in f.matches] == phrases
+    if highlighted:
+        assert post[flags[0].matches[0].start:flags[0].matches[0].end] == highlighted
+
+
+def test_fillers_are_of_one_language(tmp_path):
+    (tmp_path / "es.csv").write_text(HEADER + "solo,context,filler,low,0,es,\n", encoding="utf-8")
+    clf = classifier_with(tmp_path, FILLERS)
+    assert clf.classify("i want solo to die") == []  # a Spanish filler in an English phrase
+
+
+@pytest.mark.parametrize(
+    ("post", "phrase"),
+    [
+        ("i don t want to live anymore", "don't want to live"),
+        ("i dont want to live anymore", "don't want to live"),
+        ("i m suicidal", "i'm suicidal"),
+    ],
+)
+def test_contractions_whose_apostrophe_was_stripped_still_match(packaged, post, phrase):
+    (flag,) = packaged.classify(post)
+    assert phrase in [m.phrase for m in flag.matches]
+
+
+def test_a_negation_whose_apostrophe_was_stripped_still_cancels(packaged):
+    assert packaged.classify("i don t want to die") == []
+
+
 def test_flags_are_sorted_by_severity_then_category(tmp_path):
     clf = classifier_with(tmp_path, ["aa,violence,threat,medium,1.0,en,",
                                      "bb,bullying,threat,medium,1.0,en,",

@@ -48,6 +48,8 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("burn myself cooking,self_harm,behaviour,low,-1.0,en,idiom", "weight"),  # an idiom weighs 0
         ("lol,context,hyperbole,low,0,en,idiom", "weight"),  # an idiom hides phrases of a flag category
         ("not,context,mood,low,0,en,", "subcategory"),
+        ("just,context,filler,low,-0.1,en,", "weight"),  # a filler weighs 0 ...
+        ("just,context,filler,low,0,en,negatable", "weight"),  # ... and takes no rules
         ("gay,context,target,low,0,en,", "phrase"),  # identity terms are refused as cues, except as group markers
         ("mean words,selfharm,ideation,high,1.0,en,", "category"),  # the old id is gone
         ("  ,bullying,threat,high,1.0,en,", "phrase"),
@@ -178,6 +180,7 @@ def test_rules_are_parsed_from_the_rules_column(rules, parsed):
     "dying of laughter,bullying,harassment,low,-1.0,en,",  # a negative weight lowers the score
     "lol,context,hyperbole,low,-0.3,en,only=self_harm",
     "you,context,target,low,0,en,",
+    "just,context,filler,low,0,en,",
     "muslims,context,group,low,0,en,",  # identity terms may name a group for near=group:N ...
 ])
 def test_rows_that_are_accepted(tmp_path, row):

@@ -70,7 +70,7 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 "I'm <name>" alone does not flag (it may be the student's own name)."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
-_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+_TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 
 
@@ -81,13 +81,17 @@ _SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTION
 """``dont`` -> ``don t``: contractions as text whose apostrophes were stripped spells them."""
 
 
-def _variants(key: str) -> set[str]:
-    """Forms a phrase is also matched as: letters undoubled (normalization reduces
-    "killlll" to "kil"), contractions split where an apostrophe was stripped ("i don t want
+def _variants(key: str) -> dict[str, bool]:
+    """Forms a phrase is also matched as, each with whether it counts only where normalization
+    collapsed a repeated letter: letters undoubled ("killlll" is normalized to "kil"; but
+    "nose" is not "noose"), contractions split where an apostrophe was stripped ("i don t want
     to live"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
-    forms = {key, re.sub(r"([^\W\d_])\1", r"\1", key), " ".join(_SPLIT.get(word, word) for word in key.split(" "))}
-    forms |= {form.replace(" ", "") for form in forms if " " in form}
-    return {form for form in forms if form}
+    forms = {key: False, " ".join(_SPLIT.get(word, word) for word in key.split(" ")): False}
+    forms.setdefault(re.sub(r"([^\W\d_])\1", r"\1", key), True)
+    for form, repeated in list(forms.items()):
+        if " " in form:
+            forms.setdefault(form.replace(" ", ""), repeated)
+    return {form: repeated for form, repeated in forms.items() if form and form != key}
 
 
 def _with_filler(key: str, fillers: Iterable[str]) -> Iterator[str]:
@@ -134,11 +138,13 @@ class Matcher:
             else:
                 by_key[entry.key].append(entry)
         variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
+        repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
-            for form in _variants(key) - {key}:
+            for form, repeated in _variants(key).items():
                 if form not in by_key:
-                    variant_of[form].extend(same_key)
-        vocabulary = {word for key in [*by_key, *variant_of] for word in (key.replace(" ", ""), *key.split(" "))}
+                    (repeated_of if repeated else variant_of)[form].extend(same_key)
+        vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
+                      for word in (key.replace(" ", ""), *key.split(" "))}
         for key, same_key in by_key.items():
             if " " not in key:
                 continue
@@ -149,8 +155,10 @@ class Matcher:
                     if form not in by_key and entry not in variant_of[form]:
                         variant_of[form].append(entry)
         self._automaton = ahocorasick.Automaton()
-        for key, same_key in [*by_key.items(), *variant_of.items()]:
-            self._automaton.add_word(key, (len(key), tuple(same_key)))
+        for form in {**by_key, **variant_of, **repeated_of}:
+            entries = (*by_key.get(form, ()), *variant_of.get(form, ()))
+            repeated = tuple(entry for entry in repeated_of.get(form, ()) if entry not in entries)
+            self._automaton.add_word(form, (len(form), entries, repeated))
         self._automaton.make_automaton()
         self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())
 
@@ -159,12 +167,23 @@ class Matcher:
         text = norm.text
         size = len(text)
         found = []
-        for last, (length, entries) in self._automaton.iter(text):
+        for last, (length, entries, repeated) in self._automaton.iter(text):
             start, end = last - length + 1, last + 1
             if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
                 continue
             found += [_Hit(start, end, entry) for entry in entries]
+            if repeated and _collapsed(norm, start, end):
+                found += [_Hit(start, end, entry) for entry in repeated]
         return found
+
+
+def _collapsed(norm: Normalized, start: int, end: int) -> bool:
+    """Whether a letter of ``norm.text[start:end]`` stands for a run of three or more."""
+    for index in range(start, end):
+        first, last = norm.original_span(index, index + 1)
+        if last - first >= 3 and norm.text[index].isalpha():
+            return True
+    return False
 
 
 class _Tokens:

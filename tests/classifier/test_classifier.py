@@ -363,6 +363,21 @@ def test_contractions_whose_apostrophe_was_stripped_still_match(packaged, post, 
     assert phrase in [m.phrase for m in flag.matches]
 
 
+@pytest.mark.parametrize(
+    ("post", "phrases"),
+    [
+        ("i have a stuffy nose", []),  # "noose" undoubled is "nose": only a stretched word may match it
+        ("tied a nooooose", ["tied a noose"]),
+        ("i'm so proud of myself", []),  # ... and "off myself" is not "of myself"
+        ("gonna offff myself", ["off myself"]),
+        ("kiiiilll yourselfff", ["kill yourself"]),
+    ],
+)
+def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_letter_was_stretched(
+        packaged, post, phrases):
+    assert [m.phrase for f in packaged.classify(post) for m in f.matches] == phrases
+
+
 def test_a_negation_whose_apostrophe_was_stripped_still_cancels(packaged):
     assert packaged.classify("i don t want to die") == []
 

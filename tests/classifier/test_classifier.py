@@ -52,6 +52,8 @@ def summary(flags):
         ("I want to die", "self_harm", "ideation", "critical", "i want to die"),
         ("i'm going to kill myself tonight", "self_harm", "active_planning", "critical", "going to kill myself tonight"),
         ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself"),
+        ("i really want to end it all", "self_harm", "ideation", "critical", "want to end it all"),
+        ("everyone would be happier without me", "self_harm", "ideation", "high", "happier without me"),
         ("i wrote my note. goodbye everyone", "self_harm", "active_planning", "critical", "goodbye everyone"),
         ("i wanna diiiiie", "self_harm", "ideation", "critical", "i wanna die"),  # repeated letters
         ("please talk me out of it", "self_harm", "help_seeking", "high", "talk me out of it"),
@@ -68,6 +70,8 @@ def summary(flags):
         ("me quiero morir", "self_harm", "ideation", "critical", "me quiero morir"),
         ("me corté otra vez", "self_harm", "behaviour", "critical", "me corté"),
         ("te voy a matar", "violence", "threat", "high", "te voy a matar"),
+        ("solo quiero morir", "self_harm", "ideation", "critical", "quiero morir"),  # a filler inside
+        ("estoy tan cansada de vivir", "self_harm", "ideation", "high", "cansada de vivir"),
         ("soy la profesora, mañana no hay clase", "impersonation", "claims_identity", "medium", "soy la profesora"),
         # Portuguese
         ("ninguém gosta de você", "bullying", "exclusion", "medium", "ninguém gosta de você"),
@@ -75,12 +79,15 @@ def summary(flags):
         ("vc é muito burra", "bullying", "targeted_insult", "medium", "burra"),
         ("quero morrer", "self_harm", "ideation", "critical", "quero morrer"),
         ("vou te matar", "violence", "threat", "high", "vou te matar"),
+        ("sou só um fardo", "self_harm", "ideation", "high", "sou um fardo"),
         ("essa é minha conta nova", "impersonation", "fake_account", "medium", "essa é minha conta nova"),
         # Dutch
         ("niemand vindt je leuk", "bullying", "exclusion", "medium", "niemand vindt je leuk"),
         ("jij bent echt een idioot", "bullying", "targeted_insult", "medium", "idioot"),
         ("ik wil dood", "self_harm", "ideation", "critical", "ik wil dood"),
         ("ik ga je vermoorden", "violence", "threat", "high", "ik ga je vermoorden"),
+        ("ik wil gewoon dood", "self_harm", "ideation", "critical", "ik wil dood"),
+        ("ik ben echt moe van het leven", "self_harm", "ideation", "high", "moe van het leven"),
         ("dit is mijn nieuwe account", "impersonation", "fake_account", "medium", "dit is mijn nieuwe account"),
     ],
 )

@@ -46,9 +46,9 @@ CATEGORIES: dict[str, frozenset[str]] = {
 CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
-CONTEXT_KINDS = frozenset({"negation", "target", "method", "time", "self", "group", "filler",
+CONTEXT_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "filler",
                            "hyperbole", "homework", "news", "lyrics", "joke"})
-"""Cue kinds. The first six are markers (weight 0) that rules refer to; ``filler`` words
+"""Cue kinds. The first seven are markers (weight 0) that rules refer to; ``filler`` words
 (weight 0) may stand between the words of a phrase; the others are text-wide contexts whose
 (negative) weight is added to the score of each category matched."""
 
@@ -57,7 +57,7 @@ FILLER = "filler"
 matcher also looks for every phrase of the same language with one of them between two of
 its words. Fillers weigh 0 and are never matched on their own."""
 
-MARKER_KINDS = frozenset({"negation", "target", "method", "time", "self", "group"})
+MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
 people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
 
@@ -192,7 +192,9 @@ def load_lexicon(directory: pathlib.Path) -> Lexicon:
     for path in csv_paths:
         for line, row in _parse_rows(path, texts[path]):
             entry = _entry(path, line, row, identity_terms)
-            earlier = defined_at.setdefault((entry.language, entry.key, entry.category), entry.source)
+            # A cue may be of several kinds ("i": first person, and the start of a clause).
+            kind = entry.subcategory if entry.category == CONTEXT else ""
+            earlier = defined_at.setdefault((entry.language, entry.key, entry.category, kind), entry.source)
             if earlier != entry.source:
                 raise LexiconError(path, line, "phrase", f"{entry.phrase!r} duplicates {earlier} "
                                                          f"(language {entry.language}, category {entry.category})")

@@ -477,8 +477,10 @@ def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens, nor
             return 0.0, [*fired, f"near {kind}: none within {window} tokens"], True
         fired.append(f'near {kind}: "{norm.text[near.start:near.end]}"')
     if rules.negatable:
+        clauses = markers.get("clause", ())
         for negation in markers.get("negation", ()):
-            if negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW:
+            if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
+                    and not any(negation.end <= clause.start <= hit.start for clause in clauses)):
                 return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"'], False
     return weight, fired, False
 

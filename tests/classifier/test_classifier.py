@@ -259,6 +259,28 @@ def test_context_rules(tmp_path, post, score, rule):
         assert rule in flags[0].explanation
 
 
+@pytest.mark.parametrize(
+    ("post", "flagged"),
+    [
+        ("i don't want to die", False),
+        ("i'm not suicidal but i want to die", True),  # the negation does not reach past "but"
+        ("i can't kill myself, i wanna die", True),  # ... nor past a new subject
+        ("i dont know why i want to die", True),
+        ("i'm not going to kill myself, don't worry", False),
+        ("no quiero morir", False),
+        ("no puedo dormir pero quiero morir", True),
+    ],
+)
+def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, flagged):
+    assert bool([f for f in packaged.classify(post) if f.category == "self_harm"]) is flagged
+
+
+def test_a_help_message_to_others_is_not_a_first_person_signal(packaged):
+    assert packaged.classify("if you are feeling suicidal, you are not alone") == []
+    (flag,) = packaged.classify("if you're feeling suicidal, talk to someone. i want to die")
+    assert [m.phrase for m in flag.matches] == ["i want to die"]
+
+
 def test_an_idiom_hides_the_phrase_it_contains_and_never_cancels_another_signal(packaged):
     assert packaged.classify("i always burn myself when i cook") == []
     assert summary(packaged.classify("i burn myself when i feel empty")) == [("self_harm", "behaviour", "high")]

@@ -188,6 +188,14 @@ def test_rows_that_are_accepted(tmp_path, row):
     assert load_lexicon(tmp_path).entries[-1].source == "en.csv:3"
 
 
+def test_a_cue_may_be_of_several_kinds_but_each_once(tmp_path):
+    write_lexicon(tmp_path, HEADER + "i,context,self,low,0,en,\ni,context,clause,low,0,en,\n")
+    assert [e.subcategory for e in load_lexicon(tmp_path).entries] == ["self", "clause"]
+    write_lexicon(tmp_path, HEADER + "i,context,self,low,0,en,\nI,context,self,low,0,en,\n")
+    with pytest.raises(LexiconError, match="en.csv:3: phrase"):
+        load_lexicon(tmp_path)
+
+
 def test_the_same_phrase_may_appear_once_per_category(tmp_path):
     write_lexicon(tmp_path, HEADER + "worthless,bullying,targeted_insult,medium,1.0,en,target=3\n"
                   "worthless,self_harm,ideation,low,0.2,en,\n")

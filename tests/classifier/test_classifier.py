@@ -49,6 +49,8 @@ def summary(flags):
         ("go back to your country", "bullying", "hate", "high", "go back to your country"),
         ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it
         ("i get bullied every day", "bullying", "harassment", "medium", "i get bullied"),
+        ("the article was about the game, you asshole", "bullying", "targeted_insult", "medium", "asshole"),  # news
+        # context lowers self-harm and violence, not an insult aimed at someone
         ("I want to die", "self_harm", "ideation", "critical", "i want to die"),
         ("i'm going to kill myself tonight", "self_harm", "active_planning", "critical", "going to kill myself tonight"),
         ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself"),

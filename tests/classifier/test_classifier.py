@@ -45,6 +45,7 @@ def summary(flags):
         ("you’re worthless", "bullying", "targeted_insult", "medium", "you're worthless"),
         ("you are so stupid", "bullying", "targeted_insult", "medium", "stupid"),  # a target within 3 tokens
         ("@jordan ur such a loser", "bullying", "targeted_insult", "medium", "loser"),
+        ("you, sir, are an idiot", "bullying", "targeted_insult", "medium", "idiot"),  # windows count words
         ("send nudes or else", "bullying", "sexual_harassment", "high", "send nudes"),
         ("go back to your country", "bullying", "hate", "high", "go back to your country"),
         ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it

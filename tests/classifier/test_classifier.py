@@ -125,6 +125,9 @@ def test_posts_that_must_be_flagged(packaged, post, category, subcategory, sever
         "no quiero morir",
         "in Macbeth, Lady Macbeth wants to kill herself; essay due friday",  # homework
         "suicide squad was a great movie",
+        "i cut myself shaving",  # an everyday accident (idiom)
+        "cut my arm on the fence",
+        "what a loser move",
         "the suicide rates among teens rose, the report said",  # research/news, low weight
         "ik ga morgen niet dood van het lachen",
         "estoy muerta de risa jajaja",

@@ -46,9 +46,9 @@ CATEGORIES: dict[str, frozenset[str]] = {
 CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
-CONTEXT_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "filler",
+CONTEXT_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school", "filler",
                            "hyperbole", "homework", "news", "lyrics", "joke"})
-"""Cue kinds. The first seven are markers (weight 0) that rules refer to; ``filler`` words
+"""Cue kinds. The first eight are markers (weight 0) that rules refer to; ``filler`` words
 (weight 0) may stand between the words of a phrase; the others are text-wide contexts whose
 (negative) weight is added to the score of each category matched."""
 
@@ -57,7 +57,7 @@ FILLER = "filler"
 matcher also looks for every phrase of the same language with one of them between two of
 its words. Fillers weigh 0 and are never matched on their own."""
 
-MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group"})
+MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
 people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
 
@@ -188,16 +188,20 @@ def load_lexicon(directory: pathlib.Path) -> Lexicon:
     texts = {path: _read_text(path) for path in [*csv_paths, identity_path]}
     identity_terms = _parse_identity_terms(identity_path, texts[identity_path])
     entries: list[Entry] = []
-    defined_at: dict[tuple[str, str, str], str] = {}
+    defined_at: dict[tuple[str, str, str, str, Rules], str] = {}
     for path in csv_paths:
         for line, row in _parse_rows(path, texts[path]):
             entry = _entry(path, line, row, identity_terms)
-            # A cue may be of several kinds ("i": first person, and the start of a clause).
+            # A cue may be of several kinds ("i": first person, and the start of a clause), and
+            # a phrase may have several rows with different rules ("bullied"; "bullied" near a
+            # school word): of those that hold, the one that weighs most counts.
             kind = entry.subcategory if entry.category == CONTEXT else ""
-            earlier = defined_at.setdefault((entry.language, entry.key, entry.category, kind), entry.source)
+            same = (entry.language, entry.key, entry.category, kind, entry.rules)
+            earlier = defined_at.setdefault(same, entry.source)
             if earlier != entry.source:
                 raise LexiconError(path, line, "phrase", f"{entry.phrase!r} duplicates {earlier} "
-                                                         f"(language {entry.language}, category {entry.category})")
+                                                         f"(language {entry.language}, category {entry.category}, "
+                                                         f"rules {entry.rules.describe() or 'none'!r})")
             entries.append(entry)
     if not entries:
         raise LexiconError(directory, None, "entries", "the CSV files hold no phrase")

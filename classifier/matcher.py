@@ -393,6 +393,13 @@ class Classifier:
         # A phrase whose target or near rule does not hold is as if absent: it hides none of
         # the phrases it overlaps ("are stupid" with no group near still leaves "stupid").
         ruled = {hit: _apply_rules(hit, markers, tokens, norm, suppressed) for hit in hits}
+        # Of the rows of one phrase matched at one place, the one that weighs most after its rules.
+        best: dict[tuple[int, int, str], _Hit] = {}
+        for hit in hits:
+            place = (hit.start, hit.end, hit.entry.phrase)
+            if place not in best or ruled[hit][0] > ruled[best[place]][0]:
+                best[place] = hit
+        hits = list(best.values())
         kept = _longest_first([hit for hit in hits if not ruled[hit][2]])
         unmet = [hit for hit in hits if ruled[hit][2] and not any(_overlap(hit, other) for other in kept)]
         weighed: list[tuple[_Hit, float, list[str]]] = []

@@ -281,6 +281,21 @@ def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, fl
     assert bool([f for f in packaged.classify(post) if f.category == "self_harm"]) is flagged
 
 
+def test_of_the_rows_of_one_phrase_the_one_that_holds_and_weighs_most_counts(tmp_path):
+    clf = classifier_with(tmp_path, ["bullied,bullying,harassment,low,0.5,en,",
+                                     "bullied,bullying,harassment,low,1.0,en,near=school:8",
+                                     "school,context,school,low,0,en,"])
+    assert clf.classify("i got bullied") == []  # 0.5: the row near a school word does not hold
+    (flag,) = clf.classify("i got bullied at school again")
+    assert (flag.score, [m.rules for m in flag.matches]) == (1.0, ['near school: "school"'])
+    assert "2 times" not in flag.explanation  # one place, one match
+
+
+def test_a_student_mentioning_bullying_at_school_is_a_low_flag(packaged):
+    assert summary(packaged.classify("the bullies in my class took my phone again")) == [("bullying", "harassment", "low")]
+    assert packaged.classify("bullying is bad") == []
+
+
 def test_a_help_message_to_others_is_not_a_first_person_signal(packaged):
     assert packaged.classify("if you are feeling suicidal, you are not alone") == []
     (flag,) = packaged.classify("if you're feeling suicidal, talk to someone. i want to die")

@@ -188,6 +188,16 @@ def test_rows_that_are_accepted(tmp_path, row):
     assert load_lexicon(tmp_path).entries[-1].source == "en.csv:3"
 
 
+def test_a_phrase_may_have_several_rows_with_different_rules(tmp_path):
+    write_lexicon(tmp_path, HEADER + "bullied,bullying,harassment,low,0.5,en,\n"
+                  "bullied,bullying,harassment,low,1.0,en,near=school:8\n")
+    assert [e.rules.describe() for e in load_lexicon(tmp_path).entries] == ["", "near=school:8"]
+    write_lexicon(tmp_path, HEADER + "bullied,bullying,harassment,low,0.5,en,near=school:8\n"
+                  "bullied,bullying,harassment,low,1.0,en,near=school:8\n")
+    with pytest.raises(LexiconError, match="en.csv:3: phrase: 'bullied' duplicates en.csv:2"):
+        load_lexicon(tmp_path)
+
+
 def test_a_cue_may_be_of_several_kinds_but_each_once(tmp_path):
     write_lexicon(tmp_path, HEADER + "i,context,self,low,0,en,\ni,context,clause,low,0,en,\n")
     assert [e.subcategory for e in load_lexicon(tmp_path).entries] == ["self", "clause"]

@@ -57,6 +57,7 @@ def summary(flags):
         ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself"),
         ("i really want to end it all", "self_harm", "ideation", "critical", "want to end it all"),
         ("everyone would be happier without me", "self_harm", "ideation", "high", "happier without me"),
+        ("suicide is on my mind again", "self_harm", "ideation", "medium", "suicide"),  # near a first person
         ("i wrote my note. goodbye everyone", "self_harm", "active_planning", "critical", "goodbye everyone"),
         ("i wanna diiiiie", "self_harm", "ideation", "critical", "i wanna die"),  # repeated letters
         ("please talk me out of it", "self_harm", "help_seeking", "high", "talk me out of it"),

@@ -46,20 +46,18 @@ CATEGORIES: dict[str, frozenset[str]] = {
 CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
-CONTEXT_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school", "filler",
-                           "hyperbole", "homework", "news", "lyrics", "joke"})
-"""Cue kinds. The first eight are markers (weight 0) that rules refer to; ``filler`` words
-(weight 0) may stand between the words of a phrase; the others are text-wide contexts whose
-(negative) weight is added to the score of each category matched."""
+MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school"})
+"""Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
+people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
 
 FILLER = "filler"
 """Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the
 matcher also looks for every phrase of the same language with one of them between two of
 its words. Fillers weigh 0 and are never matched on their own."""
 
-MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school"})
-"""Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
-people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
+CONTEXT_KINDS = MARKER_KINDS | {FILLER, "hyperbole", "homework", "news", "lyrics", "joke"}
+"""Cue kinds: the markers, fillers, and text-wide contexts whose (negative) weight is added
+to the score of each category matched."""
 
 COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language", "rules")
 """The header every lexicon CSV file starts with."""

@@ -118,8 +118,15 @@ _POSTCODE = (r"\d{5}(?:-\d{3,4})?"                                  # US ZIP (+4
              r"|\d{4}[ \t]?(?-i:[A-Z]{2})\b"                         # Dutch
              r"|(?-i:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}\b)"         # British
              r"|(?-i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b)")                # Canadian
-_PLACE = r"(?-i:[A-Z][\w'.-]*)(?:[ \t]+(?-i:[A-Z][\w'.-]*)){0,3}"
-_NEXT_LINE_OR_COMMA = r"[ \t]*[,\n][ \t\n,]*"
+# A place's name: capitalized words, with the small words inside names such as "Soto del Barco",
+# "Rio de Janeiro", "Ostrov nad Ohří", "Bergen op Zoom" or "Frankfurt am Main".
+_PLACE_JOINER = r"(?-i:del|de|da|do|dos|das|di|du|la|le|nad|pod|op|aan|am|an|im|upon|on|sur|en)"
+_PLACE = (r"(?-i:[A-Z][\w'.-]*)"
+          rf"(?:[ \t]+(?:{_PLACE_JOINER}[ \t]+)?(?-i:[A-Z][\w'.-]*)){{0,3}}")
+# What may stand before a line of an address block: a bullet, a quote mark, or characters a bad
+# encoding turned into "???" when the address was pasted.
+_LINE_LEAD = r"(?:[^\w\s,#]{1,4}[ \t]+)?"
+_NEXT_LINE_OR_COMMA = rf"[ \t]*[,\n][ \t\n,]*{_LINE_LEAD}"
 _ADDRESS = re.compile(
     r"(?:"
     # "1668 Glyn St", "14 Crown Street", "370 3911 Fourth Avenue", "350 5th Ave", "10 Downing Street"
@@ -141,13 +148,15 @@ _ADDRESS = re.compile(
     # "Suite 501", "Apt. 297", "PO Box 149", "Postbus 12", "Caixa Postal 5", "Apartado 7"
     rf"|\b(?:suite|apt\.?|apartment|apto\.?)[ \t]*#?[ \t]*\d{{1,5}}\b"
     rf"|\b(?:p\.?[ \t]?o\.?[ \t]*box|post[ \t]?box|postbus|caixa[ \t]+postal|apartado(?:[ \t]+postal)?)[ \t]+\d{{1,6}}\b"
-    # "the corner of Main and 5th", "la esquina de Olive y 3rd", "hoek van de Dorpsstraat en de Kerkweg"
+    # "the corner of Main and 5th", "la esquina de Olive y 3rd", "hoek van de Dorpsstraat en de Kerkweg",
+    # "the corner of Kerkstraat 5 and Molenweg"
     rf"|\b(?:corner[ \t]+of|esquina[ \t]+d[eao]|hoek[ \t]+van)[ \t]+(?:(?:the|la|de|het)[ \t]+)?"
-    rf"(?:\d{{1,6}}[ \t]+)?{_CAPITALIZED_NAME_WORD}(?:[ \t]+{_CAPITALIZED_NAME_WORD}){{0,3}}"
+    rf"(?:\d{{1,6}}[ \t]+)?{_CAPITALIZED_NAME_WORD}(?:[ \t]+{_CAPITALIZED_NAME_WORD}){{0,3}}(?:[ \t]+\d{{1,6}})?"
     rf"[ \t]+(?:and|&|y|e|com|con|en)[ \t]+(?:(?:the|la|de|het|a|o)[ \t]+)?"
     rf"{_CAPITALIZED_NAME_WORD}(?:[ \t]+{_CAPITALIZED_NAME_WORD}){{0,3}}"
     # after "my address is": "address: 329 Arenales 9462", "mijn adres is Dorpsweg 12"
-    rf"|\b(?:address|direcci[oó]n|endere[cç]o|adres)(?:[ \t]+(?:is|es|é))?[ \t]*:?[ \t]*"
+    rf"|\b(?:address|direcci[oó]n|endere[cç]o|adres)(?:[ \t]+(?:is|es|é)|\?[ \t]*it(?:'s|[ \t]+is))?"
+    rf"(?:[ \t]*:[ \t]*\n?)?[ \t]*"
     rf"(?P<after_cue>{_NUMBER}[ \t]+(?:{_NAME_WORD}[ \t]+){{0,3}}{_NAME_WORD}(?:[ \t]+{_NUMBER}\b)?"
     rf"|(?:{_NAME_WORD}[ \t]+){{0,3}}{_NAME_WORD},?[ \t]+{_NUMBER}\b)"
     r")"
@@ -161,6 +170,37 @@ _ADDRESS = re.compile(
 # the branches' leading \b or look-behind, a search skips to a digit or a literal. An _ADDRESS
 # search costs about 60 us in a post that has digits, these about 10. Only the intersection
 # branch can match without a digit: _INTERSECTION_CUES are for text without one.
+# An address is written as a block of lines. A unit alone at the start of a line ("Suite 578")
+# means the line before it is the street, whatever its form ("Tylova 285", "4596 Tylova 285"):
+# a name with a house number, or a number with a name. A number written just before a street
+# ("4844 Søndergade 52") is a house or building number. Both join the street's span, so that
+# redaction hides the whole address and not only the part a pattern recognizes.
+_UNIT_AT_LINE_START = re.compile(rf"(?:{_UNIT})[ \t]*#?[ \t]*\d", re.IGNORECASE)
+_STREET_LINE_BEFORE_UNIT = re.compile(
+    rf"(?:^|\n){_LINE_LEAD}(?P<street>(?:\d{{1,6}}[ \t]+)?(?:{_NAME_WORD}[ \t]+){{0,4}}{_NAME_WORD}[ \t]+"
+    rf"\d{{1,6}}[a-z]?\.?|\d{{1,6}}[ \t]+(?:{_NAME_WORD}[ \t]+){{0,4}}{_NAME_WORD}\.?)[ \t]*,?[ \t]*\n"
+    rf"[ \t]*{_LINE_LEAD}$",
+    re.IGNORECASE)
+_NUMBER_BEFORE_STREET = re.compile(r"(?:^|(?<=[\s(\[\"']))\d{1,6}[ \t]+$")
+_BLOCK_LOOKBACK = 160
+"""How far before a unit the street line is looked for (characters)."""
+
+
+def _address_start(text: str, start: int) -> int:
+    """Where the address whose pattern matched at ``start`` begins: earlier when a street line
+    stands before a unit, or a house number before a street."""
+    before = text[max(0, start - _BLOCK_LOOKBACK):start]
+    if _UNIT_AT_LINE_START.match(text, start):
+        street = _STREET_LINE_BEFORE_UNIT.search(before)
+        if street:
+            return start - len(before) + street.start("street")
+    elif not text[start].isdigit():
+        number = _NUMBER_BEFORE_STREET.search(before)
+        if number:
+            return start - len(before) + number.start()
+    return start
+
+
 _INTERSECTION_CUES = (re.compile(r"(?:corner[ \t]+of|esquina[ \t]+d[eao]|hoek[ \t]+van)[ \t]"),)
 _ADDRESS_CUES = tuple(re.compile(cue) for cue in (
     rf"\d[ \t]+(?:\w[\w'.-]*[ \t]+){{1,5}}(?:{_STREET_SUFFIX}|{_STREET_SUFFIX_CAPITALIZED.lower()})\b",
@@ -231,7 +271,7 @@ def find(text: str, region: str = "US") -> list[Span]:
     lowered = text.lower()
     if _may_match(_ADDRESS_CUES if has_digit else _INTERSECTION_CUES, text, lowered):
         for m in _ADDRESS.finditer(text):
-            start = m.start("after_cue") if m.start("after_cue") >= 0 else m.start()  # not "my address is"
+            start = m.start("after_cue") if m.start("after_cue") >= 0 else _address_start(text, m.start())
             spans.append(Span("address", start, m.end()))
     if has_digit:
         if _may_match(_BIRTHDAY_CUES, text, lowered):

@@ -46,6 +46,10 @@ def packaged():
         ("ik woon op de Kerkstraat 5a, 1012 AB Amsterdam", "address", "Kerkstraat 5a, 1012 AB Amsterdam"),
         ("mijn adres is Dorpsweg 12", "address", "Dorpsweg 12"),
         ("postbus 123", "address", "postbus 123"),
+        ("Calle Mayor 12, Soto del Barco 33126", "address", "Calle Mayor 12, Soto del Barco 33126"),  # "del"
+        ("on the corner of Kerkstraat 5 and Molenweg", "address", "corner of Kerkstraat 5 and Molenweg"),
+        ("my address:\n12 rua olmos 4, braga", "address", "12 rua olmos 4"),  # a form's label, then a line
+        ("whats your address? it's 5 Aasa 43", "address", "5 Aasa 43"),  # a question and its answer
         ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
         ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
         ("my birthday is March 3rd", "birthday", "March 3rd"),
@@ -58,6 +62,30 @@ def packaged():
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
     spans = pii.find(text)
     assert [(s.kind, text[s.start:s.end]) for s in spans] == [(kind, found)]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # a unit alone on its line: the line before it is the street, in any language's form
+        ("Lindholmen 12\nApt. 4\nGöteborg 41756", "Lindholmen 12\nApt. 4\nGöteborg 41756"),
+        ("send it to\n4596 Tylova 285\nSuite 578\nOstrov nad Ohri 36301",
+         "4596 Tylova 285\nSuite 578\nOstrov nad Ohri 36301"),
+        # lines pasted from a list, a quoted message, or through a bad encoding
+        ("• 14 Crown Street\n• Apt. 5\n• Springfield, IL 62704", "14 Crown Street\n• Apt. 5\n• Springfield, IL 62704"),
+        ("> Allika 46\n> Suite 501\n> Estonia 62488", "Allika 46\n> Suite 501\n> Estonia 62488"),
+        ("??? Strickstrasse 61\n??? Suite 292\n??? Zuoz 75524", "Strickstrasse 61\n??? Suite 292\n??? Zuoz 75524"),
+        # a house or building number written before the street
+        ("meet at 12 Kerkstraat 5 tonight", "12 Kerkstraat 5"),
+        ("4844 Søndergade 52\nApt. 656", "4844 Søndergade 52\nApt. 656"),
+        # the line before a unit that is a sentence, not a street
+        ("see you at 5\nSuite 12", "Suite 12"),
+        ("I got 99 problems\nApt 4", "Apt 4"),
+        ("12:30 Kerkstraat 5", "Kerkstraat 5"),  # a time is no house number
+    ],
+)
+def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text, address):
+    assert [(s.kind, text[s.start:s.end]) for s in pii.find(text)] == [("address", address)]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +168,8 @@ POST_PARTS = st.lists(st.sampled_from([
     "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
     "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
     "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",
-    "\U0001f3e0", "MAIN STREET",
+    "\U0001f3e0", "MAIN STREET", "Lindholmen 12\n", "\nApt. 4", "• ", "> ", "???", "Soto del Barco 33126",
+    "address? it's", "address:\n", "Kerkstraat 5 and", "corner of",
 ]), max_size=8).map(" ".join)
 
 
@@ -167,6 +196,8 @@ def test_redaction_after_classification_is_the_same_as_without(packaged):
     "corner of " + "Main " * 20_000,
     "1\t" * 50_000,
     "calle " + "x " * 50_000 + "st",
+    "1 a\n" * 25_000 + "Suite 5",  # street-shaped lines before a unit
+    "Suite 5\n" + "> Abc\n" * 25_000,  # place-shaped lines after it
 ])
 def test_a_pathological_post_of_100_kb_is_searched(text):
     pii.find(text)  # returns: no catastrophic backtracking

@@ -81,16 +81,59 @@ _SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTION
 """``dont`` -> ``don t``: contractions as text whose apostrophes were stripped spells them."""
 
 
-def _variants(key: str) -> dict[str, bool]:
+_SPOKEN = {
+    "en": {"you": ("u",), "your": ("ur",), "you're": ("ur",), "yourself": ("urself",), "are": ("r",),
+           "want to": ("wanna",), "going to": ("gonna",), "got to": ("gotta",), "trying to": ("tryna",),
+           "i'm going to": ("imma", "ima"), "because": ("cuz", "bc"), "kind of": ("kinda",),
+           "don't know": ("dunno",), "give me": ("gimme",), "let me": ("lemme",), "people": ("ppl",),
+           "please": ("pls", "plz")},
+    "es": {"que": ("q",), "porque": ("xq", "pq"), "por qué": ("xq", "pq"), "también": ("tb",),
+           "por favor": ("porfa",)},
+    "pt": {"você": ("vc",), "vocês": ("vcs",), "que": ("q",), "porque": ("pq",), "por que": ("pq",),
+           "também": ("tb",)},
+}
+"""Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo"."""
+_SPOKEN_NORMALIZED = {language: {normalize(written).text: tuple(normalize(chat).text for chat in chats)
+                                 for written, chats in table.items()}
+                      for language, table in _SPOKEN.items()}
+"""``_SPOKEN`` as lexicon keys are written: normalized ("i'm" is "im", "você" is "voce")."""
+_MAX_SPOKEN_FORMS = 16
+"""At most this many chat spellings of one phrase."""
+
+
+def _spoken(key: str, language: str) -> list[str]:
+    """``key`` with some of its words respelled as typed in chat ("no one would miss u")."""
+    table = _SPOKEN_NORMALIZED.get(language, {})
+    words = key.split(" ")
+    # at each word, the chat spellings that may replace the words starting there, with their width
+    options = [[(written.count(" ") + 1, chat) for written, chats in table.items() for chat in chats
+                if words[i:i + written.count(" ") + 1] == written.split(" ")] for i in range(len(words))]
+    forms: set[str] = set()
+    pending: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+    while pending and len(forms) <= _MAX_SPOKEN_FORMS:
+        position, parts = pending.pop()
+        if position == len(words):
+            forms.add(" ".join(parts))
+            continue
+        pending.append((position + 1, (*parts, words[position])))
+        pending += [(position + width, (*parts, chat)) for width, chat in options[position]]
+    forms.discard(key)
+    return sorted(forms)
+
+
+def _variants(key: str, language: str = "") -> dict[str, bool]:
     """Forms a phrase is also matched as, each with whether it counts only where normalization
     collapsed a repeated letter: letters undoubled ("killlll" is normalized to "kil"; but
     "nose" is not "noose"), contractions split where an apostrophe was stripped ("i don t want
-    to live"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
+    to live"), without spaces ("killyourself", also "k i l l y o u r s e l f"), and as typed
+    in chat in the phrase's language ("no one would miss u", "i wanna end it")."""
     forms = {key: False, " ".join(_SPLIT.get(word, word) for word in key.split(" ")): False}
     forms.setdefault(re.sub(r"([^\W\d_])\1", r"\1", key), True)
     for form, repeated in list(forms.items()):
         if " " in form:
             forms.setdefault(form.replace(" ", ""), repeated)
+    for form in _spoken(key, language):
+        forms.setdefault(form, False)
     return {form: repeated for form, repeated in forms.items() if form and form != key}
 
 
@@ -140,9 +183,11 @@ class Matcher:
         variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
         repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
-            for form, repeated in _variants(key).items():
-                if form not in by_key:
-                    (repeated_of if repeated else variant_of)[form].extend(same_key)
+            for language in sorted({entry.language for entry in same_key}):
+                of_language = [entry for entry in same_key if entry.language == language]
+                for form, repeated in _variants(key, language).items():
+                    if form not in by_key:
+                        (repeated_of if repeated else variant_of)[form].extend(of_language)
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         for key, same_key in by_key.items():

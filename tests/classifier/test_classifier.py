@@ -429,6 +429,33 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
     assert [m.phrase for f in packaged.classify(post) for m in f.matches] == phrases
 
 
+@pytest.mark.parametrize(
+    ("post", "category", "phrase", "highlighted"),
+    [
+        ("nobody likes u", "bullying", "nobody likes you", "nobody likes u"),
+        ("i hope u die", "bullying", "i hope you die", "i hope u die"),
+        ("im gonna kill u", "violence", "i'm going to kill you", "im gonna kill u"),
+        ("i wanna end it", "self_harm", "want to end it", "wanna end it"),
+        ("no tengo nada por lo q vivir", "self_harm", "no tengo nada por lo que vivir", "no tengo nada por lo q vivir"),
+        ("tomara q vc morra", "bullying", "tomara que você morra", "tomara q vc morra"),
+        ("ninguém gosta de vc", "bullying", "ninguém gosta de você", "ninguém gosta de vc"),
+    ],
+)
+def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, highlighted):
+    flag = next(f for f in packaged.classify(post) if f.category == category)
+    match = next(m for m in flag.matches if m.phrase == phrase)
+    assert post[match.start:match.end] == highlighted
+
+
+def test_chat_spellings_are_of_the_phrase_s_language(tmp_path):
+    (tmp_path / "pt.csv").write_text(HEADER + "você é lixo,bullying,targeted_insult,medium,1.0,pt,\n", encoding="utf-8")
+    clf = classifier_with(tmp_path, ["you are trash,bullying,targeted_insult,medium,1.0,en,"])
+    assert summary(clf.classify("u r trash")) == [("bullying", "targeted_insult", "medium")]
+    assert summary(clf.classify("vc é lixo")) == [("bullying", "targeted_insult", "medium")]
+    assert clf.classify("vc are trash") == []  # Portuguese chat in an English phrase
+    assert clf.classify("u é lixo") == []
+
+
 def test_a_negation_whose_apostrophe_was_stripped_still_cancels(packaged):
     assert packaged.classify("i don t want to die") == []
 

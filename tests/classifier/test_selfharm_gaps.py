@@ -99,3 +99,13 @@ def test_help_seeking_is_never_critical(packaged, post):
     assert flag is None or SEVERITIES.index(flag.severity) <= SEVERITIES.index("medium"), flag.explanation
     if flag is not None:
         assert flag.subcategory == "help_seeking"
+
+
+@pytest.mark.parametrize("post", [
+    "i want to kill myself. what is the hotline number",
+    "i want to kill myself and i don't know if i should call a hotline",
+])
+def test_asking_for_a_hotline_never_lowers_a_first_person_statement(packaged, post):
+    """A crisis line is help-seeking, not news: a student who says it beside an intent is at risk."""
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "critical", flag and flag.explanation

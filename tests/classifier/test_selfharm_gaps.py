@@ -50,6 +50,29 @@ def self_harm(classifier, text):
         ("voy a tomarme todas las pastillas", "active_planning", "critical"),
         ("vou tomar todos os remédios", "active_planning", "critical"),
         ("ik wil een einde aan mijn leven maken", "ideation", "critical"),
+        # first-person statements that were missed (lexicon review of this stop)
+        ("all i want to do is die", "ideation", "critical"),
+        ("just wishing i was dead", "ideation", "critical"),
+        ("i dont know if i want to live anymore", "ideation", "high"),
+        ("why should i keep on living", "ideation", "high"),
+        ("i cant go on living", "ideation", "high"),
+        ("is there any point in living", "ideation", "high"),
+        ("i want to overdose on my meds", "ideation", "critical"),
+        ("i tried to commit suicide last year", "behaviour", "critical"),
+        ("i almost attempted suicide again", "behaviour", "high"),
+        ("i swallowed the pills", "behaviour", "critical"),
+        ("i intend on hanging myself", "active_planning", "critical"),
+        ("the legal procedures following my suicide", "active_planning", "critical"),
+        ("lo único que quiero es morir", "ideation", "critical"),
+        ("traté de suicidarme", "behaviour", "critical"),
+        ("tudo que eu quero é morrer", "ideation", "critical"),
+        ("tentei suicídio ontem", "behaviour", "critical"),
+        ("ik heb geprobeerd zelfmoord te plegen", "behaviour", "critical"),
+        # several statements of distress (hopelessness, loneliness, worthlessness) together
+        ("i feel so empty. i have no one. i'm a failure and it will never get better", "ideation", "low"),
+        ("me siento tan vacía. no tengo a nadie. soy un fracaso y nunca va a mejorar", "ideation", "low"),
+        ("me sinto tão vazia, não tenho ninguém, sou um fracasso e nunca vai melhorar", "ideation", "low"),
+        ("ik voel me zo leeg, ik heb niemand, ik ben een mislukking en het wordt nooit beter", "ideation", "low"),
     ],
 )
 def test_flags(packaged, post, subcategory, severity):
@@ -77,6 +100,10 @@ def test_flags(packaged, post, subcategory, severity):
         "i don't want to hurt myself",
         "voy a cortarme el pelo mañana",
         "if you or someone you know is struggling, text 741741 or call 988",
+        "a friend of mine tried to commit suicide",  # not in the first person
+        "you're going to overdose if you take that many",
+        "she swallowed the pills the doctor gave her",
+        "people think suicide is the only answer, it isn't",
     ],
 )
 def test_does_not_flag_high(packaged, post):
@@ -109,3 +136,15 @@ def test_asking_for_a_hotline_never_lowers_a_first_person_statement(packaged, po
     """A crisis line is help-seeking, not news: a student who says it beside an intent is at risk."""
     flag = self_harm(packaged, post)
     assert flag is not None and flag.severity == "critical", flag and flag.explanation
+
+
+@pytest.mark.parametrize("post", [
+    "i feel so empty",
+    "i'm a failure at cooking lol",
+    "i have no friends in this class yet",
+    "no tengo a nadie con quien ir al cine",
+    "ik heb niemand gezien vandaag",
+])
+def test_one_statement_of_distress_alone_is_not_flagged(packaged, post):
+    """Distress statements weigh 0.25-0.4: a counselor sees several together, not one."""
+    assert self_harm(packaged, post) is None

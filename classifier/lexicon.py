@@ -46,9 +46,10 @@ CATEGORIES: dict[str, frozenset[str]] = {
 CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
-MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school"})
+MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school", "address"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
-people, which may be identity terms) exist only for ``near=group:N``: they never flag."""
+people, which may be identity terms) exist only for ``near=group:N``: they never flag.
+``address`` cues ("you're a", "you are so", "eres un") say a word of a person to their face."""
 
 FILLER = "filler"
 """Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the
@@ -118,6 +119,9 @@ class Rules:
     near: tuple[tuple[str, int], ...] = ()
     """``near=KIND:N`` (repeatable): counts only with a context cue of KIND within N tokens;
     all of them must hold ("pills" near a time such as "tonight")."""
+    after: tuple[tuple[str, int], ...] = ()
+    """``after=KIND:N`` (repeatable): counts only after a context cue of KIND, with at most N
+    tokens between ("you're a real *dick*", but not "*trash* when you're sober")."""
     only: tuple[str, ...] = ()
     """``only=CAT+CAT`` on a text-wide context cue: the categories it lowers (default: all but
     ``pii`` and ``impersonation``)."""
@@ -133,6 +137,7 @@ class Rules:
         if self.target is not None:
             parts.append(f"target={self.target}")
         parts += [f"near={kind}:{n}" for kind, n in self.near]
+        parts += [f"after={kind}:{n}" for kind, n in self.after]
         if self.only:
             parts.append("only=" + "+".join(self.only))
         return " ".join(parts)
@@ -144,7 +149,7 @@ NEGATION_WINDOW = 3
 
 def parse_rules(text: str) -> Rules:
     """``"negatable target=3 near=time:8"`` -> Rules; raises ValueError naming the bad rule."""
-    negatable, target, near, only, idiom = False, None, [], (), False
+    negatable, target, near, after, only, idiom = False, None, [], [], (), False
     for rule in text.split():
         name, _, value = rule.partition("=")
         if name == "negatable" and not value:
@@ -153,17 +158,18 @@ def parse_rules(text: str) -> Rules:
             idiom = True
         elif name == "target" and value.isdigit() and 0 < int(value) <= 50:
             target = int(value)
-        elif name == "near" and ":" in value:
+        elif name in ("near", "after") and ":" in value:
             kind, _, n = value.partition(":")
-            if kind not in MARKER_KINDS or not n.isdigit() or not 0 < int(n) <= 50:
-                raise ValueError(f"{rule!r}: expected near=KIND:N with KIND one of "
-                                 f"{', '.join(sorted(MARKER_KINDS))} and 1 <= N <= 50")
-            near.append((kind, int(n)))
+            if kind not in MARKER_KINDS or not n.isdigit() or not 0 <= int(n) <= 50:
+                raise ValueError(f"{rule!r}: expected {name}=KIND:N with KIND one of "
+                                 f"{', '.join(sorted(MARKER_KINDS))} and 0 <= N <= 50")
+            (near if name == "near" else after).append((kind, int(n)))
         elif name == "only" and value and set(value.split("+")) <= set(CATEGORIES):
             only = tuple(value.split("+"))
         else:
-            raise ValueError(f"unknown rule {rule!r}; known: negatable, idiom, target=N, near=KIND:N, only=CAT+CAT")
-    return Rules(negatable, target, tuple(near), only, idiom)
+            raise ValueError(f"unknown rule {rule!r}; known: negatable, idiom, target=N, near=KIND:N, "
+                             "after=KIND:N, only=CAT+CAT")
+    return Rules(negatable, target, tuple(near), tuple(after), only, idiom)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

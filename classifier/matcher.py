@@ -528,6 +528,12 @@ def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens, nor
         if near is None:
             return 0.0, [*fired, f"near {kind}: none within {window} tokens"], True
         fired.append(f'near {kind}: "{norm.text[near.start:near.end]}"')
+    for kind, window in rules.after:
+        before = [marker for marker in markers.get(kind, ()) if marker.end <= hit.start]
+        near = _nearest(hit, before, tokens, window)
+        if near is None:
+            return 0.0, [*fired, f"after {kind}: none within {window} tokens before"], True
+        fired.append(f'after {kind}: "{norm.text[near.start:near.end]}"')
     if rules.negatable:
         clauses = markers.get("clause", ())
         for negation in markers.get("negation", ()):

@@ -292,6 +292,31 @@ def test_of_the_rows_of_one_phrase_the_one_that_holds_and_weighs_most_counts(tmp
     assert "2 times" not in flag.explanation  # one place, one match
 
 
+@pytest.mark.parametrize(
+    ("post", "flagged"),
+    [
+        ("you're a real dick", True),  # an insult said to someone's face weighs 1.0 ...
+        ("your a dick", True),  # ... also misspelled
+        ("ur such a creep", True),
+        ("you are one sick puppy", True),
+        ("that dick at the store", False),  # ... a word alone does not (0.6, and no target)
+        ("Dick, you're late", False),  # the address must come before the word
+        ("i think you're a genius", False),
+        ("you're not a creep", False),  # negated
+    ],
+)
+def test_a_word_said_to_someone_s_face_counts_in_full(packaged, post, flagged):
+    assert any(f.category == "bullying" for f in packaged.classify(post)) is flagged
+
+
+def test_an_after_rule_counts_only_after_its_cue(tmp_path):
+    clf = classifier_with(tmp_path, ["you're a,context,address,low,0,en,",
+                                     "creep,bullying,targeted_insult,low,1.0,en,after=address:1"])
+    assert [m.rules for f in clf.classify("you're a total creep") for m in f.matches] == ['after address: "youre a"']
+    assert clf.classify("creep, you're a pal") == []
+    assert clf.classify("you're a very big creep") == []  # two tokens between
+
+
 def test_a_student_mentioning_bullying_at_school_is_a_low_flag(packaged):
     assert summary(packaged.classify("the bullies in my class took my phone again")) == [("bullying", "harassment", "low")]
     assert packaged.classify("bullying is bad") == []

@@ -42,6 +42,8 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("mean words,bullying,threat,high,1.0,en,target=x", "rules"),
         ("mean words,bullying,threat,high,1.0,en,near=weather:3", "rules"),
         ("mean words,bullying,threat,high,1.0,en,near=time", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,after=address:51", "rules"),
+        ("mean words,bullying,threat,high,1.0,en,after=greeting:1", "rules"),
         ("mean words,bullying,threat,high,1.0,en,only=sports", "rules"),
         ("lol,context,hyperbole,low,0.5,en,", "weight"),  # a context cue can only lower a score
         ("not,context,negation,low,-0.5,en,", "weight"),  # a marker weighs 0
@@ -169,6 +171,8 @@ def test_the_packaged_lexicon_covers_every_category():
         ("near=method:3 near=time:6", Rules(near=(("method", 3), ("time", 6)))),
         ("only=self_harm+violence", Rules(only=("self_harm", "violence"))),
         ("negatable target=2 near=group:1", Rules(negatable=True, target=2, near=(("group", 1),))),
+        ("negatable after=address:1", Rules(negatable=True, after=(("address", 1),))),
+        ("after=address:0", Rules(after=(("address", 0),))),
     ],
 )
 def test_rules_are_parsed_from_the_rules_column(rules, parsed):

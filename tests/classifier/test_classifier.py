@@ -46,6 +46,8 @@ def summary(flags):
         ("you are so stupid", "bullying", "targeted_insult", "medium", "stupid"),  # a target within 3 tokens
         ("@jordan ur such a loser", "bullying", "targeted_insult", "medium", "loser"),
         ("you, sir, are an idiot", "bullying", "targeted_insult", "medium", "idiot"),  # windows count words
+        ("no one cares what you think", "bullying", "exclusion", "medium", "no one cares what you think"),
+        ("stop it, you're such a crybaby", "bullying", "targeted_insult", "low", "crybaby"),
         ("send nudes or else", "bullying", "sexual_harassment", "high", "send nudes"),
         ("go back to your country", "bullying", "hate", "high", "go back to your country"),
         ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it

@@ -5,8 +5,9 @@ The pipeline is normalize -> match -> rules -> score -> flag:
 1. the text (its first ``MAX_TEXT_CHARS`` characters) is normalized;
 2. one Aho-Corasick automaton finds every lexicon phrase and context cue in it; a match
    counts only on word boundaries, and is mapped back to offsets in the original text;
-3. per category, where matches overlap only the longest counts (on a tie, the earlier):
-   "dying of laughter" (a negative weight) hides "dying";
+3. per category, a match inside a longer one does not count ("dying of laughter", a
+   negative weight, hides "dying"); of matches that only partly overlap, the one whose
+   weight is largest in size counts ("ending it all" over "thinking of ending it");
 4. each match's rules are checked (negation, target, co-occurrence); a match whose rule
    does not hold weighs 0; a match inside double quotes weighs half; a match of a phrase
    that an accepted suppression (``suppressions.py``) names weighs 0 when the suppression's
@@ -30,7 +31,7 @@ import dataclasses
 import math
 import pathlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import ahocorasick
@@ -445,10 +446,10 @@ class Classifier:
             if place not in best or ruled[hit][0] > ruled[best[place]][0]:
                 best[place] = hit
         hits = list(best.values())
-        kept = _longest_first([hit for hit in hits if not ruled[hit][2]])
+        kept = _resolve_overlaps([hit for hit in hits if not ruled[hit][2]], lambda hit: ruled[hit][0])
         unmet = [hit for hit in hits if ruled[hit][2] and not any(_overlap(hit, other) for other in kept)]
         weighed: list[tuple[_Hit, float, list[str]]] = []
-        for hit in sorted(kept + _longest_first(unmet), key=lambda hit: hit.start):
+        for hit in sorted(kept + _resolve_overlaps(unmet), key=lambda hit: hit.start):
             weight, fired, _ = ruled[hit]
             if weight and quotes and _quoted(hit, quotes):
                 weight *= QUOTED_FACTOR
@@ -601,17 +602,33 @@ def _overlap(a: _Hit, b: _Hit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _longest_first(hits: list[_Hit]) -> list[_Hit]:
-    """Drop every hit that overlaps a longer (or equally long, earlier) one; text order."""
-    kept: list[_Hit] = []
-    kept_starts: list[int] = []
-    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
-        at = bisect.bisect_right(kept_starts, hit.start)
-        if (at > 0 and kept[at - 1].end > hit.start) or (at < len(kept) and kept[at].start < hit.end):
-            continue
-        kept.insert(at, hit)
-        kept_starts.insert(at, hit.start)
-    return kept
+def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda hit: 1.0) -> list[_Hit]:
+    """Of hits that overlap, the ones that count, in text order. A hit inside a longer one
+    never counts ("dying of laughter" hides "dying"). Of hits that only partly overlap, the
+    one of largest weight (either sign) counts: "ending it all" (1.0) over "thinking of ending
+    it" (0.8), the negative "dying of laughter" over "i'm dying"; a shared word is not counted
+    twice ("i hate myself" and "hate myself so much")."""
+    if len(hits) < 2:
+        return list(hits)
+    longest = max(hit.end - hit.start for hit in hits)
+    by_start = sorted(hits, key=lambda hit: hit.start)
+    starts = [hit.start for hit in by_start]
+
+    def around(hit: _Hit) -> list[_Hit]:
+        """The hits that may overlap ``hit``."""
+        return by_start[bisect.bisect_left(starts, hit.start - longest):bisect.bisect_left(starts, hit.end)]
+
+    def size(hit: _Hit) -> tuple[int, int]:
+        return hit.end - hit.start, -hit.start  # longer, then earlier, is larger
+
+    outer = [hit for hit in by_start
+             if not any(other.start <= hit.start and hit.end <= other.end and size(other) > size(hit)
+                        for other in around(hit))]
+    kept: set[_Hit] = set()
+    for hit in sorted(outer, key=lambda hit: (-abs(weight(hit)), hit.start - hit.end, hit.start)):
+        if not any(other in kept and _overlap(hit, other) for other in around(hit)):
+            kept.add(hit)
+    return sorted(kept, key=lambda hit: hit.start)
 
 
 def _explain(category: str, by_phrase: dict, counts: collections.Counter, lowering: list[Entry],

@@ -383,6 +383,26 @@ def test_of_overlapping_matches_in_one_category_only_the_longest_counts(tmp_path
     ]
 
 
+@pytest.mark.parametrize(
+    ("post", "phrases", "score"),
+    [
+        ("i'm thinking of ending it all", ["ending it all"], 1.0),  # the heavier of two that partly overlap
+        ("i hate myself so much", ["hate myself so much"], 0.6),  # "hate myself" is not counted twice
+        ("im dying of laughter", [], None),  # a negative weight is the larger in size
+    ],
+)
+def test_of_matches_that_partly_overlap_the_one_of_largest_weight_counts(tmp_path, post, phrases, score):
+    clf = classifier_with(tmp_path, ["thinking of ending it,self_harm,ideation,high,0.8,en,",
+                                     "ending it all,self_harm,ideation,high,1.0,en,",
+                                     "i hate myself,self_harm,ideation,low,0.5,en,",
+                                     "hate myself so much,self_harm,ideation,medium,0.6,en,",
+                                     "im dying,self_harm,ideation,low,0.5,en,",
+                                     "dying of laughter,self_harm,ideation,low,-1.0,en,"], threshold=0.1)
+    flags = clf.classify(post)
+    assert [m.phrase for f in flags for m in f.matches] == phrases
+    assert [f.score for f in flags] == ([score] if score is not None else [])
+
+
 def test_a_longer_phrase_whose_rule_does_not_hold_hides_nothing(tmp_path):
     clf = classifier_with(tmp_path, ["stupid,bullying,targeted_insult,medium,1.0,en,target=3",
                                      "are stupid,bullying,hate,high,1.0,en,near=group:3",

@@ -82,7 +82,7 @@ _SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTION
 """``dont`` -> ``don t``: contractions as text whose apostrophes were stripped spells them."""
 
 
-_SPOKEN = {
+_CHAT_SPELLINGS = {
     "en": {"you": ("u",), "your": ("ur",), "you're": ("ur",), "yourself": ("urself",), "are": ("r",),
            "want to": ("wanna",), "going to": ("gonna",), "got to": ("gotta",), "trying to": ("tryna",),
            "i'm going to": ("imma", "ima"), "because": ("cuz", "bc"), "kind of": ("kinda",),
@@ -94,47 +94,69 @@ _SPOKEN = {
            "também": ("tb",)},
 }
 """Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo"."""
-_SPOKEN_NORMALIZED = {language: {normalize(written).text: tuple(normalize(chat).text for chat in chats)
-                                 for written, chats in table.items()}
-                      for language, table in _SPOKEN.items()}
-"""``_SPOKEN`` as lexicon keys are written: normalized ("i'm" is "im", "você" is "voce")."""
-_MAX_SPOKEN_FORMS = 16
-"""At most this many chat spellings of one phrase."""
+_WRITTEN_OUT = {
+    "en": {"what's": "what is", "i'm": "i am", "don't": "do not", "can't": "cannot", "won't": "will not",
+           "it's": "it is", "you're": "you are", "i've": "i have", "that's": "that is", "there's": "there is",
+           "doesn't": "does not", "didn't": "did not", "isn't": "is not", "wasn't": "was not",
+           "haven't": "have not", "couldn't": "could not", "wouldn't": "would not", "shouldn't": "should not",
+           "they're": "they are"},
+}
+"""Contractions and how they are written out, both ways ("what is the point of living", "i'm
+worthless" for "i am worthless"); not "i'll", "i'd" or "we're", which without an apostrophe
+are other words (ill, id, were)."""
 
 
-def _spoken(key: str, language: str) -> list[str]:
-    """``key`` with some of its words respelled as typed in chat ("no one would miss u")."""
-    table = _SPOKEN_NORMALIZED.get(language, {})
+def _spellings_table() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per language, each word or words of a lexicon key and its other spellings, normalized as
+    keys are ("i'm" is "im", "você" is "voce")."""
+    tables: dict[str, dict[str, tuple[str, ...]]] = collections.defaultdict(dict)
+    pairs = [(language, written, other) for language, table in _CHAT_SPELLINGS.items()
+             for written, others in table.items() for other in others]
+    pairs += [(language, pair[i], pair[1 - i]) for language, table in _WRITTEN_OUT.items()
+              for pair in table.items() for i in (0, 1)]
+    for language, written, other in pairs:
+        written, other = normalize(written).text, normalize(other).text
+        if other not in tables[language].get(written, ()):
+            tables[language][written] = (*tables[language].get(written, ()), other)
+    return dict(tables)
+
+
+_SPELLINGS = _spellings_table()
+_MAX_SPELLINGS = 24
+"""At most this many other spellings of one phrase."""
+
+
+def _spellings(key: str, language: str) -> list[str]:
+    """``key`` with some of its words spelled otherwise: as typed in chat ("no one would miss
+    u") or with a contraction written out ("what is the point of living")."""
+    table = _SPELLINGS.get(language, {})
     words = key.split(" ")
-    # at each word, the chat spellings that may replace the words starting there, with their width
-    options = [[(written.count(" ") + 1, chat) for written, chats in table.items() for chat in chats
+    # at each word, the spellings that may replace the words starting there, with their width
+    options = [[(written.count(" ") + 1, other) for written, others in table.items() for other in others
                 if words[i:i + written.count(" ") + 1] == written.split(" ")] for i in range(len(words))]
     forms: set[str] = set()
     pending: list[tuple[int, tuple[str, ...]]] = [(0, ())]
-    while pending and len(forms) <= _MAX_SPOKEN_FORMS:
+    while pending and len(forms) <= _MAX_SPELLINGS:
         position, parts = pending.pop()
         if position == len(words):
             forms.add(" ".join(parts))
             continue
         pending.append((position + 1, (*parts, words[position])))
-        pending += [(position + width, (*parts, chat)) for width, chat in options[position]]
+        pending += [(position + width, (*parts, other)) for width, other in options[position]]
     forms.discard(key)
     return sorted(forms)
 
 
-def _variants(key: str, language: str = "") -> dict[str, bool]:
+def _variants(key: str) -> dict[str, bool]:
     """Forms a phrase is also matched as, each with whether it counts only where normalization
     collapsed a repeated letter: letters undoubled ("killlll" is normalized to "kil"; but
     "nose" is not "noose"), contractions split where an apostrophe was stripped ("i don t want
-    to live"), without spaces ("killyourself", also "k i l l y o u r s e l f"), and as typed
-    in chat in the phrase's language ("no one would miss u", "i wanna end it")."""
+    to live"), and without spaces ("killyourself", also "k i l l y o u r s e l f")."""
     forms = {key: False, " ".join(_SPLIT.get(word, word) for word in key.split(" ")): False}
     forms.setdefault(re.sub(r"([^\W\d_])\1", r"\1", key), True)
     for form, repeated in list(forms.items()):
         if " " in form:
             forms.setdefault(form.replace(" ", ""), repeated)
-    for form in _spoken(key, language):
-        forms.setdefault(form, False)
     return {form: repeated for form, repeated in forms.items() if form and form != key}
 
 
@@ -184,11 +206,16 @@ class Matcher:
         variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
         repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
+            for form, repeated in _variants(key).items():
+                if form not in by_key:
+                    (repeated_of if repeated else variant_of)[form].extend(same_key)
+            # Other spellings of a phrase's language, but not of the hyperbole and idioms that
+            # lower a score: "i'm dying" (lol) is not "i am dying inside".
             for language in sorted({entry.language for entry in same_key}):
-                of_language = [entry for entry in same_key if entry.language == language]
-                for form, repeated in _variants(key, language).items():
+                of_language = [entry for entry in same_key if entry.language == language and entry.weight >= 0]
+                for form in _spellings(key, language):
                     if form not in by_key:
-                        (repeated_of if repeated else variant_of)[form].extend(of_language)
+                        variant_of[form].extend(entry for entry in of_language if entry not in variant_of[form])
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         for key, same_key in by_key.items():
@@ -319,10 +346,11 @@ class Classifier:
         return True
 
     def set_suppressions(self, suppressions: Iterable[Suppression]) -> bool:
-        """From now on, a match of a suppression's phrase (same category, same normalized phrase)
-        weighs 0 in a text that contains its context (normalized, on word boundaries). Replaces
-        the previous suppressions; returns whether they changed. Raises ValueError for an
-        invalid suppression (and then keeps the previous ones)."""
+        """From now on, a match of a suppression's phrase (same category, same normalized phrase,
+        or a phrase that contains it: "you're a loser" for "loser") weighs 0 in a text that
+        contains its context (normalized, on word boundaries). Replaces the previous
+        suppressions; returns whether they changed. Raises ValueError for an invalid
+        suppression (and then keeps the previous ones)."""
         suppressions = tuple(suppressions)
         if suppressions == self._suppressions:
             return False
@@ -330,8 +358,11 @@ class Classifier:
         for suppression in suppressions:
             if (found := problem(suppression)) is not None:
                 raise ValueError(f"suppression {suppression!r}: {found[0]}: {found[1]}")
-            key = (suppression.category, normalized_key(suppression.phrase))
-            suppressing[key].append((normalized_key(suppression.context), suppression))
+            phrase = normalized_key(suppression.phrase)
+            keys = {entry.key for entry in self._lexicon.entries
+                    if entry.category == suppression.category and f" {phrase} " in f" {entry.key} "}
+            for key in sorted(keys | {phrase}):
+                suppressing[(suppression.category, key)].append((normalized_key(suppression.context), suppression))
         # classify() reads _suppressing once: one running in another thread sees the old or the new set.
         self._suppressing = {key: tuple(items) for key, items in suppressing.items()}
         self._suppressions = suppressions

@@ -494,6 +494,25 @@ def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, hig
     assert post[match.start:match.end] == highlighted
 
 
+@pytest.mark.parametrize(
+    ("post", "phrase"),
+    [
+        ("what is the point of living", "what's the point of living"),
+        ("i cannot go on anymore", "can't go on anymore"),
+    ],
+)
+def test_a_phrase_matches_with_its_contractions_written_out_or_in(packaged, post, phrase):
+    (flag,) = packaged.classify(post)
+    assert phrase in [m.phrase for m in flag.matches]
+
+
+def test_other_spellings_are_not_given_to_what_lowers_a_score(tmp_path):
+    clf = classifier_with(tmp_path, ["i'm dying,self_harm,ideation,low,-1.0,en,",
+                                     "dying,self_harm,ideation,low,1.0,en,"])
+    assert clf.classify("i'm dying") == []  # hyperbole ("i'm dying lol")
+    assert summary(clf.classify("i am dying")) == [("self_harm", "ideation", "low")]  # not written out
+
+
 def test_chat_spellings_are_of_the_phrase_s_language(tmp_path):
     (tmp_path / "pt.csv").write_text(HEADER + "você é lixo,bullying,targeted_insult,medium,1.0,pt,\n", encoding="utf-8")
     clf = classifier_with(tmp_path, ["you are trash,bullying,targeted_insult,medium,1.0,en,"])

@@ -306,11 +306,18 @@ def test_a_suppression_applies_to_its_own_category_only(packaged):
 
 
 def test_the_explanation_says_what_was_suppressed_by_what_and_which_review(suppressed):
-    (flag,) = suppressed.classify("you are a loser and nobody likes you at the Board Game")
+    (flag,) = suppressed.classify("you loser, and nobody likes you at the Board Game")
     assert flag.category == "bullying" and flag.score == 1.0
     assert '"loser" (targeted_insult, weight 1.0, counted 0.0, medium, suppressed by "board game" (review p-1))' \
         in flag.explanation
     assert [m.phrase for m in flag.matches] == ["nobody likes you"], "a suppressed match is not a match"
+
+
+@pytest.mark.parametrize("post", ["you're a loser at this board game", "you are a loser at this board game",
+                                  "ur such a loser at this board game"])
+def test_a_suppression_covers_the_phrases_that_contain_its_phrase(suppressed, post):
+    """"loser" accepted for board games also covers "you're a loser" there, however it is spelled."""
+    assert [f for f in suppressed.classify(post) if f.category == "bullying"] == []
 
 
 def test_without_a_reference_the_explanation_names_the_context_only():

@@ -68,6 +68,12 @@ def self_harm(classifier, text):
         ("tudo que eu quero é morrer", "ideation", "critical"),
         ("tentei suicídio ontem", "behaviour", "critical"),
         ("ik heb geprobeerd zelfmoord te plegen", "behaviour", "critical"),
+        ("my next suicide attempt will be tonight", "active_planning", "critical"),
+        ("gonna end it on my birthday tomorrow, i cant do this anymore", "active_planning", "high"),  # near a time
+        ("would they kill me if i took all the sleeping pills", "active_planning", "critical"),
+        ("the only reason i haven't killed myself is my dog", "ideation", "critical"),
+        ("i sometimes wish i wasn't here anymore", "ideation", "high"),
+        ("i've attempted before and this time i won't fail", "behaviour", "high"),
         # several statements of distress (hopelessness, loneliness, worthlessness) together
         ("i feel so empty. i have no one. i'm a failure and it will never get better", "ideation", "low"),
         ("me siento tan vacía. no tengo a nadie. soy un fracaso y nunca va a mejorar", "ideation", "low"),
@@ -104,6 +110,9 @@ def test_flags(packaged, post, subcategory, severity):
         "you're going to overdose if you take that many",
         "she swallowed the pills the doctor gave her",
         "people think suicide is the only answer, it isn't",
+        "let's end it here for today, see you tomorrow",  # a time, but no first person
+        "would it kill me to eat a salad",  # no method near
+        "i wish i wasn't here at this boring party",
     ],
 )
 def test_does_not_flag_high(packaged, post):

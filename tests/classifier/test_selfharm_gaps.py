@@ -74,6 +74,14 @@ def self_harm(classifier, text):
         ("the only reason i haven't killed myself is my dog", "ideation", "critical"),
         ("i sometimes wish i wasn't here anymore", "ideation", "high"),
         ("i've attempted before and this time i won't fail", "behaviour", "high"),
+        ("im trying not to kms right now", "ideation", "critical"),  # "not" here is no negation
+        ("i just need a reason not to end my life", "ideation", "critical"),
+        ("every night i put my gun in my mouth", "behaviour", "critical"),
+        ("what's the least painful way to go", "active_planning", "critical"),
+        ("i planned on dying today", "active_planning", "critical"),
+        ("estoy tratando de no matarme", "ideation", "critical"),
+        ("tentando não me matar hoje", "ideation", "critical"),
+        ("wat is de minst pijnlijke manier om dood te gaan", "active_planning", "critical"),
         # several statements of distress (hopelessness, loneliness, worthlessness) together
         ("i feel so empty. i have no one. i'm a failure and it will never get better", "ideation", "low"),
         ("me siento tan vacía. no tengo a nadie. soy un fracaso y nunca va a mejorar", "ideation", "low"),
@@ -113,6 +121,8 @@ def test_flags(packaged, post, subcategory, severity):
         "let's end it here for today, see you tomorrow",  # a time, but no first person
         "would it kill me to eat a salad",  # no method near
         "i wish i wasn't here at this boring party",
+        "this class makes me want to jump out of the window",  # hyperbole: medium at most
+        "i'm not going to kill myself",
     ],
 )
 def test_does_not_flag_high(packaged, post):

@@ -58,6 +58,9 @@ MAX_TEXT_CHARS = 20_000
 PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 """The lexicons shipped with socialwatch."""
 
+DISCLOSED_ACTS = ("behaviour", "active_planning")
+"""Self-harm subcategories that text-wide context cues lower but never below the threshold."""
+
 QUOTED_FACTOR = 0.5
 """A match inside double quotes ("...") weighs this fraction of its weight."""
 
@@ -498,8 +501,12 @@ class Classifier:
             return None
         lowering = [entry for entry in contexts.values()
                     if category in (entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)]
-        score = round(score + sum(entry.weight for entry in lowering), 6)
         threshold = self.threshold(category, age_band)
+        # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
+        # hang myself yesterday haha"), but never hides it: its severity drops one level.
+        acts = sum(weight for hit, weight in positive if hit.entry.subcategory in DISCLOSED_ACTS)
+        floor = threshold if acts >= threshold and lowering else -math.inf
+        score = max(round(score + sum(entry.weight for entry in lowering), 6), floor)
         if score < threshold:
             return None
         top_hit, _ = max(positive, key=lambda hw: (SEVERITIES.index(hw[0].entry.severity), hw[1]))
@@ -514,7 +521,8 @@ class Classifier:
             start, end = norm.original_span(hit.start, hit.end)
             e = hit.entry
             matches.append(Match(e.phrase, category, e.subcategory, e.severity, e.weight, start, end, "; ".join(fired)))
-        explanation = _explain(category, by_phrase, counts, lowering, lowered, severity, score, threshold)
+        explanation = _explain(category, by_phrase, counts, lowering, lowered, severity, score, threshold,
+                               kept_at_threshold=score == floor)
         return Flag(category, severity, score, threshold, tuple(matches), explanation, top_hit.entry.subcategory)
 
     def _pii_flag(self, spans: list[pii.Span], age_band: str | None) -> Flag | None:
@@ -663,7 +671,7 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
 
 
 def _explain(category: str, by_phrase: dict, counts: collections.Counter, lowering: list[Entry],
-             lowered: bool, severity: str, score: float, threshold: float) -> str:
+             lowered: bool, severity: str, score: float, threshold: float, kept_at_threshold: bool = False) -> str:
     """``bullying: matched "kys" (harassment, weight 1.0, high); score 1.0 >= threshold 1.0``"""
     phrases = []
     for phrase, (hit, weight, fired) in by_phrase.items():
@@ -682,6 +690,8 @@ def _explain(category: str, by_phrase: dict, counts: collections.Counter, loweri
     text = f"{category}: matched {', '.join(phrases)}"
     if lowering:
         text += "; context " + ", ".join(f'"{e.phrase}" ({e.subcategory}, weight {e.weight})' for e in lowering)
+    if kept_at_threshold:
+        text += " (an act or a plan: context lowers it to the threshold, no further)"
     if lowered:
         text += f"; severity lowered one level to {severity}"
     return f"{text}; score {score} >= threshold {threshold}"

@@ -167,3 +167,18 @@ def test_asking_for_a_hotline_never_lowers_a_first_person_statement(packaged, po
 def test_one_statement_of_distress_alone_is_not_flagged(packaged, post):
     """Distress statements weigh 0.25-0.4: a counselor sees several together, not one."""
     assert self_harm(packaged, post) is None
+
+
+@pytest.mark.parametrize("post", [
+    "I tried to hang myself yesterday haha",
+    "i took all my pills lol",
+    "lmao i have a noose ready for tonight",
+])
+def test_a_laugh_lowers_an_act_or_a_plan_but_never_hides_it(packaged, post):
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "high", flag and flag.explanation  # critical, one level lower
+    assert "context lowers it to the threshold, no further" in flag.explanation
+
+
+def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
+    assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan

@@ -79,6 +79,9 @@ def self_harm(classifier, text):
         ("every night i put my gun in my mouth", "behaviour", "critical"),
         ("what's the least painful way to go", "active_planning", "critical"),
         ("i planned on dying today", "active_planning", "critical"),
+        ("i think about dying all the time", "ideation", "high"),
+        ("i just want it all to stop", "ideation", "high"),
+        ("last night i nearly pulled the trigger", "behaviour", "critical"),
         ("estoy tratando de no matarme", "ideation", "critical"),
         ("tentando não me matar hoje", "ideation", "critical"),
         ("wat is de minst pijnlijke manier om dood te gaan", "active_planning", "critical"),
@@ -123,6 +126,7 @@ def test_flags(packaged, post, subcategory, severity):
         "i wish i wasn't here at this boring party",
         "this class makes me want to jump out of the window",  # hyperbole: medium at most
         "i'm not going to kill myself",
+        "i wanna sleep and not wake up for a while",  # 0.8: not alone
     ],
 )
 def test_does_not_flag_high(packaged, post):

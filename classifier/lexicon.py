@@ -49,7 +49,7 @@ CONTEXT = "context"
 MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "time", "self", "group", "school", "address"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
 people, which may be identity terms) exist only for ``near=group:N``: they never flag.
-``address`` cues ("you're a", "you are so", "eres un") say a word of a person to their face."""
+``address`` cues ("you're a", "you are so", "your a") say a word of a person to their face."""
 
 FILLER = "filler"
 """Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the

@@ -166,16 +166,13 @@ _ADDRESS = re.compile(
     rf"(?:(?:{_NEXT_LINE_OR_COMMA}{_PLACE}){{1,3}}(?:[ \t]+|{_NEXT_LINE_OR_COMMA})(?:{_POSTCODE})"
     rf"|{_NEXT_LINE_OR_COMMA}(?:{_POSTCODE})(?:[ \t]+{_PLACE})?)?",
     re.IGNORECASE)
-# What every _ADDRESS match holds, one pattern for each of its branches, for _may_match: without
-# the branches' leading \b or look-behind, a search skips to a digit or a literal. An _ADDRESS
-# search costs about 60 us in a post that has digits, these about 10. Only the intersection
-# branch can match without a digit: _INTERSECTION_CUES are for text without one.
+
 # An address is written as a block of lines. A unit alone at the start of a line ("Suite 578")
 # means the line before it is the street, whatever its form ("Tylova 285", "4596 Tylova 285"):
 # a name with a house number, or a number with a name. A number written just before a street
 # ("4844 Søndergade 52") is a house or building number. Both join the street's span, so that
 # redaction hides the whole address and not only the part a pattern recognizes.
-_UNIT_AT_LINE_START = re.compile(rf"(?:{_UNIT})[ \t]*#?[ \t]*\d", re.IGNORECASE)
+_UNIT_WITH_NUMBER = re.compile(rf"(?:{_UNIT})[ \t]*#?[ \t]*\d", re.IGNORECASE)
 _STREET_LINE_BEFORE_UNIT = re.compile(
     rf"(?:^|\n){_LINE_LEAD}(?P<street>(?:\d{{1,6}}[ \t]+)?(?:{_NAME_WORD}[ \t]+){{0,4}}{_NAME_WORD}[ \t]+"
     rf"\d{{1,6}}[a-z]?\.?|\d{{1,6}}[ \t]+(?:{_NAME_WORD}[ \t]+){{0,4}}{_NAME_WORD}\.?)[ \t]*,?[ \t]*\n"
@@ -190,7 +187,7 @@ def _address_start(text: str, start: int) -> int:
     """Where the address whose pattern matched at ``start`` begins: earlier when a street line
     stands before a unit, or a house number before a street."""
     before = text[max(0, start - _BLOCK_LOOKBACK):start]
-    if _UNIT_AT_LINE_START.match(text, start):
+    if _UNIT_WITH_NUMBER.match(text, start):  # a unit; its street line ends the text before it
         street = _STREET_LINE_BEFORE_UNIT.search(before)
         if street:
             return start - len(before) + street.start("street")
@@ -201,6 +198,10 @@ def _address_start(text: str, start: int) -> int:
     return start
 
 
+# What every _ADDRESS match holds, one pattern for each of its branches, for _may_match: without
+# the branches' leading \b or look-behind, a search skips to a digit or a literal. An _ADDRESS
+# search costs about 60 us in a post that has digits, these about 10. Only the intersection
+# branch can match without a digit: _INTERSECTION_CUES are for text without one.
 _INTERSECTION_CUES = (re.compile(r"(?:corner[ \t]+of|esquina[ \t]+d[eao]|hoek[ \t]+van)[ \t]"),)
 _ADDRESS_CUES = tuple(re.compile(cue) for cue in (
     rf"\d[ \t]+(?:\w[\w'.-]*[ \t]+){{1,5}}(?:{_STREET_SUFFIX}|{_STREET_SUFFIX_CAPITALIZED.lower()})\b",

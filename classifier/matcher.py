@@ -504,8 +504,9 @@ class Classifier:
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha"), but never hides it: its severity drops one level.
-        acts = sum(weight for hit, weight in positive if hit.entry.subcategory in DISCLOSED_ACTS)
-        floor = threshold if acts >= threshold and lowering else -math.inf
+        floor = -math.inf
+        if lowering and sum(w for hit, w in positive if hit.entry.subcategory in DISCLOSED_ACTS) >= threshold:
+            floor = threshold
         score = max(round(score + sum(entry.weight for entry in lowering), 6), floor)
         if score < threshold:
             return None

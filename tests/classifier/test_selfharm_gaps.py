@@ -186,3 +186,84 @@ def test_a_laugh_lowers_an_act_or_a_plan_but_never_hides_it(packaged, post):
 
 def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
     assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan
+
+
+# The warning signs a suicide-risk screening asks about (the Columbia scale's items: a wish
+# to be dead, an attempt, an interrupted one, preparation, a goodbye), as students write them.
+@pytest.mark.parametrize(
+    ("post", "subcategory", "severity"),
+    [
+        # an attempt: a jump from a height, an overdose, a method tried
+        ("i tried to jump off my balcony last night", "behaviour", "critical"),
+        ("i almost jumped off the parking garage yesterday", "behaviour", "critical"),
+        ("i was standing on the bridge ready to jump", "active_planning", "critical"),
+        ("i tried to overdose last week", "behaviour", "critical"),
+        ("in the er, i tried to od and now here i am", "behaviour", "critical"),
+        ("i swallowed a whole bottle of tylenol", "behaviour", "critical"),
+        ("i tried to take my own life in march", "behaviour", "critical"),
+        # preparation
+        ("i have been stockpiling pills for weeks", "active_planning", "critical"),
+        ("i bought a gun so i can end it", "active_planning", "critical"),
+        ("i already wrote my goodbye letters", "active_planning", "critical"),
+        ("i researched how many pills it would take", "active_planning", "critical"),
+        # a wish to be dead; feeling a burden
+        ("i wish i would never wake up", "ideation", "high"),
+        ("i pray i don't wake up tomorrow", "ideation", "high"),
+        ("i've had enough of life", "ideation", "high"),
+        ("i'm done living", "ideation", "high"),
+        ("i cant do this life thing anymore", "ideation", "high"),
+        ("no one would even notice if i was gone", "ideation", "high"),
+        # self-injury
+        ("my arms are covered in cuts", "behaviour", "critical"),
+        ("i burned myself with a lighter again", "behaviour", "critical"),
+        ("i starved myself all week", "behaviour", "high"),
+        # the same in Spanish, Portuguese and Dutch
+        ("anoche intenté saltar del balcón", "behaviour", "critical"),
+        ("intenté tomar una sobredosis el mes pasado", "behaviour", "critical"),
+        ("llevo semanas guardando pastillas", "active_planning", "critical"),
+        ("nadie notaría si me muero", "ideation", "high"),
+        ("ontem tentei pular da varanda", "behaviour", "critical"),
+        ("estou juntando remédios faz um mês", "active_planning", "critical"),
+        ("ninguém notaria se eu sumisse", "ideation", "high"),
+        ("ik probeerde gisteren van het balkon te springen", "behaviour", "critical"),
+        ("ik ben pillen aan het sparen", "active_planning", "critical"),
+        ("niemand zou het merken als ik er niet meer was", "ideation", "high"),
+    ],
+)
+def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, severity):
+    flag = self_harm(packaged, post)
+    assert flag is not None, post
+    assert (flag.subcategory, flag.severity) == (subcategory, severity), flag.explanation
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "i tried to jump off the diving board but chickened out",
+        "the cat tried to jump off the balcony",  # no first person near
+        "we tried to jump off the cliff into the lake",  # a cliff is not a height cue: cliff jumping
+        "i was so ready to jump into the pool",
+        "i'm saving up for a new phone",
+        "i'm stockpiling snacks for the sleepover",
+        "i gave away all my stuff before we moved",  # 0.5: not alone
+        "see you all on the other side of spring break",  # 0.5: not alone
+        "if you are thinking about suicide, please call or text 988",  # help given, not sought
+        "intenté saltar la valla del colegio",
+        "saltamos del puente al río en verano, qué divertido",
+        "tentei pular a corda na educação física",
+        "ik probeerde het raam open te doen",
+        "we sprongen van de brug in het water, zo leuk",
+    ],
+)
+def test_does_not_flag_look_alikes_of_the_warning_signs(packaged, post):
+    assert self_harm(packaged, post) is None, self_harm(packaged, post).explanation
+
+
+@pytest.mark.parametrize(("post", "elsewhere"), [
+    ("i tried to jump off my balcony", "i tried to jump off my bed"),
+    ("i almost jumped off the roof last night", "i almost jumped off the couch last night"),
+])
+def test_a_jump_counts_only_near_a_place_to_fall_from(packaged, post, elsewhere):
+    """``near=height:N``: the same words without a height cue near are not flagged."""
+    assert self_harm(packaged, post) is not None
+    assert self_harm(packaged, elsewhere) is None

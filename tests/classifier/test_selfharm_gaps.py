@@ -201,11 +201,15 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("in the er, i tried to od and now here i am", "behaviour", "critical"),
         ("i swallowed a whole bottle of tylenol", "behaviour", "critical"),
         ("i tried to take my own life in march", "behaviour", "critical"),
+        ("i attempted last night and lived", "behaviour", "critical"),
         # preparation
         ("i have been stockpiling pills for weeks", "active_planning", "critical"),
         ("i bought a gun so i can end it", "active_planning", "critical"),
         ("i already wrote my goodbye letters", "active_planning", "critical"),
         ("i researched how many pills it would take", "active_planning", "critical"),
+        ("i was planning on overdosing this weekend", "active_planning", "critical"),
+        ("suppose someone will have to find my body", "active_planning", "critical"),
+        ("i won't be here for much longer", "active_planning", "critical"),
         # a wish to be dead; feeling a burden
         ("i wish i would never wake up", "ideation", "high"),
         ("i pray i don't wake up tomorrow", "ideation", "high"),
@@ -213,6 +217,7 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("i'm done living", "ideation", "high"),
         ("i cant do this life thing anymore", "ideation", "high"),
         ("no one would even notice if i was gone", "ideation", "high"),
+        ("so sick of being told not to kill myself", "ideation", "critical"),  # "not" is no negation
         # self-injury
         ("my arms are covered in cuts", "behaviour", "critical"),
         ("i burned myself with a lighter again", "behaviour", "critical"),
@@ -248,6 +253,9 @@ def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, sev
         "i gave away all my stuff before we moved",  # 0.5: not alone
         "see you all on the other side of spring break",  # 0.5: not alone
         "if you are thinking about suicide, please call or text 988",  # help given, not sought
+        "i attempted last year's final twice",
+        "they found the body in the last episode",  # no first person
+        "i deserve to suffer through this homework",  # one statement of distress
         "intenté saltar la valla del colegio",
         "saltamos del puente al río en verano, qué divertido",
         "tentei pular a corda na educação física",

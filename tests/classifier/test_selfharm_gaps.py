@@ -209,6 +209,8 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("i researched how many pills it would take", "active_planning", "critical"),
         ("i was planning on overdosing this weekend", "active_planning", "critical"),
         ("suppose someone will have to find my body", "active_planning", "critical"),
+        ("whats the easiest way to commit suicide painless", "active_planning", "critical"),
+        ("can i tie the noose in my closet", "active_planning", "critical"),
         ("i won't be here for much longer", "active_planning", "critical"),
         # a wish to be dead; feeling a burden
         ("i wish i would never wake up", "ideation", "high"),
@@ -218,6 +220,9 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("i cant do this life thing anymore", "ideation", "high"),
         ("no one would even notice if i was gone", "ideation", "high"),
         ("so sick of being told not to kill myself", "ideation", "critical"),  # "not" is no negation
+        ("i don't want to die but i don't want to continue living like this", "ideation", "high"),
+        ("people wont care if i die", "ideation", "high"),
+        ("i dont deserve to be here", "ideation", "high"),
         # self-injury
         ("my arms are covered in cuts", "behaviour", "critical"),
         ("i burned myself with a lighter again", "behaviour", "critical"),
@@ -256,6 +261,8 @@ def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, sev
         "i attempted last year's final twice",
         "they found the body in the last episode",  # no first person
         "i deserve to suffer through this homework",  # one statement of distress
+        "i took my melatonin and went to bed",  # a method, no act
+        "the only thing keeping me going this week is coffee",
         "intenté saltar la valla del colegio",
         "saltamos del puente al río en verano, qué divertido",
         "tentei pular a corda na educação física",

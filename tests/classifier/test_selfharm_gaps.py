@@ -211,6 +211,9 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("suppose someone will have to find my body", "active_planning", "critical"),
         ("whats the easiest way to commit suicide painless", "active_planning", "critical"),
         ("can i tie the noose in my closet", "active_planning", "critical"),
+        ("i still find myself planning my death", "active_planning", "critical"),
+        ("is this enough pills? if i down a bottle of sleeping pills would it work", "active_planning", "high"),
+        ("after several attempts on my life this will be the last one", "behaviour", "high"),
         ("i won't be here for much longer", "active_planning", "critical"),
         # a wish to be dead; feeling a burden
         ("i wish i would never wake up", "ideation", "high"),
@@ -223,6 +226,8 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("i don't want to die but i don't want to continue living like this", "ideation", "high"),
         ("people wont care if i die", "ideation", "high"),
         ("i dont deserve to be here", "ideation", "high"),
+        ("i just can't handle my life anymore", "ideation", "high"),
+        ("i'm too weak to kill my own self", "ideation", "critical"),
         # self-injury
         ("my arms are covered in cuts", "behaviour", "critical"),
         ("i burned myself with a lighter again", "behaviour", "critical"),
@@ -263,6 +268,8 @@ def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, sev
         "i deserve to suffer through this homework",  # one statement of distress
         "i took my melatonin and went to bed",  # a method, no act
         "the only thing keeping me going this week is coffee",
+        "we have enough pills for the trip",  # 0.6: not alone
+        "i could down a bottle of gatorade right now",  # no method near
         "intenté saltar la valla del colegio",
         "saltamos del puente al río en verano, qué divertido",
         "tentei pular a corda na educação física",

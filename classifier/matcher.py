@@ -74,6 +74,7 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 "I'm <name>" alone does not flag (it may be the student's own name)."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
+_RUN = re.compile(r"([^\W\d_])\1\1")
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 
@@ -201,13 +202,17 @@ class Matcher:
     def __init__(self, entries: Iterable[Entry]) -> None:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
         fillers: dict[str, list[str]] = collections.defaultdict(list)
+        repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for entry in entries:
             if entry.category == CONTEXT and entry.subcategory == FILLER:
                 fillers[entry.language].append(entry.key)
+            elif _RUN.search(entry.phrase.casefold()):
+                # A phrase that is a run ("kkkk", laughter, is "k" normalized) is matched only
+                # where the text had a run too: a lone "k" is "ok".
+                repeated_of[entry.key].append(entry)
             else:
                 by_key[entry.key].append(entry)
         variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
-        repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
         for key, same_key in by_key.items():
             for form, repeated in _variants(key).items():
                 if form not in by_key:

@@ -361,6 +361,21 @@ def test_severity_is_lowered_one_level_by_context(tmp_path, post, severity):
     assert [f.severity for f in clf.classify(post)] == [severity]
 
 
+@pytest.mark.parametrize(
+    ("post", "lowered"),
+    [
+        ("kkkkkk i am dying", True),  # laughter, as Portuguese writes it
+        ("k. i am dying", False),  # "k" is "ok"
+        ("@laurenbullo_k, i am dying", False),
+    ],
+)
+def test_a_cue_written_as_a_run_of_one_letter_counts_only_where_the_text_has_a_run(tmp_path, post, lowered):
+    """"kkkk" is "k" once normalized; it is matched only where a run of letters was collapsed."""
+    clf = classifier_with(tmp_path, [*RULES, "kkkk,context,hyperbole,low,-0.3,pt,"], threshold=0.2)
+    (flag,) = clf.classify(post)
+    assert ('context "kkkk"' in flag.explanation) is lowered, flag.explanation
+
+
 def test_a_repeated_phrase_is_highlighted_everywhere_and_said_to_count_once(tmp_path):
     clf = classifier_with(tmp_path, ["kys,bullying,harassment,high,1.0,en,"])
     (flag,) = clf.classify("kys kys")

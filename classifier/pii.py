@@ -230,17 +230,25 @@ _BIRTHDAY = re.compile(rf"\b(?:{_BIRTHDAY_CUE})[ \t]*:?[ \t]*(?P<date>{_DATE})",
 # What every _BIRTHDAY match holds, for _may_match.
 _BIRTHDAY_CUES = (re.compile(_BIRTHDAY_CUE),)
 
+# A school is named after a phrase that says the writer goes there, in any case ("I go to",
+# "I'm a sophomore at", "my school is", "voy al", "estudo no", "ik zit op het"), as capitalized
+# words with a school word.
+_SCHOOL_GRADE = r"(?:a[ \t]+)?(?:student|freshman|sophomore|junior|senior|\d{1,2}(?:st|nd|rd|th)[ \t]+grader)[ \t]+"
 _SCHOOL = re.compile(
-    r"\b(?:i[ \t]+(?:go|goto|attend)[ \t]+(?:to[ \t]+)?|i'?m[ \t]+at[ \t]+|student[ \t]+at[ \t]+|"
-    r"estudio[ \t]+en[ \t]+|estudo[ \t]+n[ao][ \t]+|ik[ \t]+zit[ \t]+op[ \t]+)"
+    r"\b(?i:(?:i|we)[ \t]+(?:go|goto|attend|study)[ \t]+(?:to[ \t]+|at[ \t]+)?"
+    rf"|(?:i'?m|i[ \t]+am)[ \t]+(?:{_SCHOOL_GRADE})?at[ \t]+|student[ \t]+at[ \t]+|my[ \t]+school[ \t]+is[ \t]+"
+    r"|estudio[ \t]+en[ \t]+(?:el[ \t]+|la[ \t]+)?|voy[ \t]+(?:al|a[ \t]+la)[ \t]+|mi[ \t]+(?:escuela|colegio)[ \t]+es[ \t]+"
+    r"|estudo[ \t]+n[ao][ \t]+|minha[ \t]+escola[ \t]+é[ \t]+|ik[ \t]+zit[ \t]+op[ \t]+(?:de[ \t]+|het[ \t]+)?"
+    r"|mijn[ \t]+school[ \t]+is[ \t]+)"
     r"(?P<school>(?:[A-Z][\w'.-]*[ \t]+){1,4}(?i:high|middle|elementary|primary|secondary|junior[ \t]+high)"
+    r"(?![ \t]+(?i:street|st|road|rd|way|lane|ave|avenue)\b)"  # "High Street" is a street
     r"(?i:[ \t]+school)?|(?:[A-Z][\w'.-]*[ \t]+){1,4}(?i:academy|school|college|lyceum|gymnasium)"
-    r"|(?i:escola|escuela|colegio|instituto|basisschool)(?:[ \t]+[A-Z][\w'.-]*){1,4})\b")
+    r"|(?i:escola|escuela|colegio|colégio|instituto|liceo|liceu|basisschool)(?:[ \t]+[A-Z][\w'.-]*){1,4})\b")
 
 
 _DIGIT = re.compile(r"\d")
 _SCHOOL_CUES = ("high", "middle", "elementary", "primary", "secondary", "academy", "school", "college", "lyceum",
-                "gymnasium", "escola", "escuela", "colegio", "instituto")
+                "gymnasium", "escola", "escuela", "colegio", "colégio", "instituto", "liceo", "liceu")
 
 
 _ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE) for cue in (*_ADDRESS_CUES, *_BIRTHDAY_CUES)}

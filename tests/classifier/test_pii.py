@@ -57,6 +57,14 @@ def packaged():
         ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),
         ("i go to Lincoln High School", "school", "Lincoln High School"),
         ("estudio en Colegio San José", "school", "Colegio San José"),
+        ("I go to Lincoln High School", "school", "Lincoln High School"),  # "I" as everyone writes it
+        ("I'm a sophomore at Jefferson High", "school", "Jefferson High"),
+        ("we go to Jefferson Elementary", "school", "Jefferson Elementary"),
+        ("my school is Lincoln High", "school", "Lincoln High"),
+        ("Estudio en el Colegio San José", "school", "Colegio San José"),
+        ("Voy al Instituto Cervantes", "school", "Instituto Cervantes"),
+        ("Estudo no Colégio Bandeirantes", "school", "Colégio Bandeirantes"),
+        ("Ik zit op het Stedelijk Gymnasium", "school", "Stedelijk Gymnasium"),
     ],
 )
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
@@ -97,6 +105,11 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "my @ handle is cool",
         "the year 2024 was 365 days",
         "my high school is great",  # no school name
+        "I go to school at 8",
+        "I'm at school",
+        "i go to the high school game",  # no capitalized name
+        "I go to Lincoln tomorrow",  # no school word
+        "I am at Starbucks High Street",  # a street
         "server at 36.160.14.148 is down",  # an IP address
         "on 2007-01-17 23:08:55 it began",  # a date and time
         "ssn 123-45-6789",  # not a phone number (and not looked for)
@@ -164,7 +177,7 @@ POST_PARTS = st.lists(st.sampled_from([
     "1668 Glyn St", "14 crown STREET suite 5", "Calle Mayor 12", "Kerkstraat 5", "Fő u. 12", "apt5", "Apt. #297",
     "PO Box 149", "PSC 0413, Box 8144", "my birthday is March 3rd", "BORN ON 04/12/2011", "dob: 1/2",
     "mi cumpleaños es el 5 de mayo", "a@b.co", "jo.doe+x@EXAMPLE.org", "@user", "@user.", "(212) 555-0134",
-    "I go to Lincoln High School", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
+    "I go to Lincoln High School", "I'm a junior at", "Colégio Bandeirantes", "High Street", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
     "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
     "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
     "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",
@@ -196,6 +209,7 @@ def test_redaction_after_classification_is_the_same_as_without(packaged):
     "corner of " + "Main " * 20_000,
     "1\t" * 50_000,
     "calle " + "x " * 50_000 + "st",
+    "I am a senior at " * 20_000 + "X High",  # school cues that never reach a school name
     "1 a\n" * 25_000 + "Suite 5",  # street-shaped lines before a unit
     "Suite 5\n" + "> Abc\n" * 25_000,  # place-shaped lines after it
 ])

@@ -222,7 +222,8 @@ _DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}(?:[/.-]\d{{2,4}})?"
          rf"|(?:{_MONTHS})\b\.?[ \t]+\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+\d{{4}})?"
          rf"|\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+|de[ \t]+)?(?:{_MONTHS})\b(?:,?[ \t]+(?:de[ \t]+)?\d{{4}})?)")
 _BIRTHDAY_CUE = (
-    r"my[ \t]+(?:birthday|bday|b-day|dob)(?:[ \t]+is)?|(?:i[ \t]+was[ \t]+)?born[ \t]+(?:on[ \t]+)?|"
+    r"my[ \t]+(?:birthday|bday|b-day|dob)(?:['\u2019]s|[ \t]+is)?(?:[ \t]+on)?(?:[ \t]+the)?|"
+    r"(?:i[ \t]+was[ \t]+)?born[ \t]+(?:on[ \t]+)?|turning[ \t]+\d{1,2}[ \t]+on(?:[ \t]+the)?|"
     r"date[ \t]+of[ \t]+birth:?|dob:?|mi[ \t]+cumpleaños[ \t]+es(?:[ \t]+el)?|nací[ \t]+el|"
     r"meu[ \t]+aniversário[ \t]+é(?:[ \t]+(?:dia|em))?|nasci[ \t]+(?:em|no[ \t]+dia)|"
     r"mijn[ \t]+verjaardag[ \t]+is(?:[ \t]+op)?|geboren[ \t]+op")

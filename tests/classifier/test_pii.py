@@ -55,6 +55,10 @@ def packaged():
         ("my birthday is March 3rd", "birthday", "March 3rd"),
         ("i was born on 04/12/2011", "birthday", "04/12/2011"),
         ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),
+        ("My birthday is on March 3rd", "birthday", "March 3rd"),
+        ("my birthday’s March 3rd", "birthday", "March 3rd"),
+        ("my birthday is the 3rd of March", "birthday", "3rd of March"),
+        ("i'm turning 13 on the 5th of May", "birthday", "5th of May"),  # an age and a date
         ("i go to Lincoln High School", "school", "Lincoln High School"),
         ("estudio en Colegio San José", "school", "Colegio San José"),
         ("I go to Lincoln High School", "school", "Lincoln High School"),  # "I" as everyone writes it
@@ -106,6 +110,7 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "the year 2024 was 365 days",
         "my high school is great",  # no school name
         "I go to school at 8",
+        "the game is on March 3rd",  # a date without a birthday cue
         "I'm at school",
         "i go to the high school game",  # no capitalized name
         "I go to Lincoln tomorrow",  # no school word
@@ -177,7 +182,7 @@ POST_PARTS = st.lists(st.sampled_from([
     "1668 Glyn St", "14 crown STREET suite 5", "Calle Mayor 12", "Kerkstraat 5", "Fő u. 12", "apt5", "Apt. #297",
     "PO Box 149", "PSC 0413, Box 8144", "my birthday is March 3rd", "BORN ON 04/12/2011", "dob: 1/2",
     "mi cumpleaños es el 5 de mayo", "a@b.co", "jo.doe+x@EXAMPLE.org", "@user", "@user.", "(212) 555-0134",
-    "I go to Lincoln High School", "I'm a junior at", "Colégio Bandeirantes", "High Street", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
+    "I go to Lincoln High School", "I'm a junior at", "Colégio Bandeirantes", "High Street", "my birthday's", "turning 13 on the", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
     "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
     "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
     "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",

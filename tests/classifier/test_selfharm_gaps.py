@@ -243,6 +243,19 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         ("ik probeerde gisteren van het balkon te springen", "behaviour", "critical"),
         ("ik ben pillen aan het sparen", "active_planning", "critical"),
         ("niemand zou het merken als ik er niet meer was", "ideation", "high"),
+        ("ojalá no despertara mañana", "ideation", "high"),
+        ("ya tengo un plan para matarme", "active_planning", "critical"),
+        ("intenté matarme el año pasado", "behaviour", "critical"),
+        ("tengo las pastillas listas", "active_planning", "critical"),
+        ("queria dormir e não acordar mais", "ideation", "high"),
+        ("todo mundo estaria melhor sem mim", "ideation", "critical"),
+        ("já tenho um plano pra me matar", "active_planning", "critical"),
+        ("penso em suicídio todo dia", "ideation", "high"),
+        ("ik heb een plan om mezelf van kant te maken", "ideation", "critical"),
+        ("ik heb vorig jaar geprobeerd zelfmoord te plegen", "behaviour", "critical"),
+        ("ik heb mezelf weer gesneden", "behaviour", "critical"),
+        ("de pillen liggen klaar", "active_planning", "critical"),
+        ("ik denk elke dag aan zelfmoord", "ideation", "high"),
     ],
 )
 def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, severity):
@@ -271,6 +284,9 @@ def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, sev
         "we have enough pills for the trip",  # 0.6: not alone
         "i could down a bottle of gatorade right now",  # no method near
         "intenté saltar la valla del colegio",
+        "mi mamá me va a matar si ve mis notas",  # someone else, hyperbole
+        "a minha mãe vai me matar quando vir as notas",
+        "ik dacht dat de film over zelfmoord ging",  # a topic, not a thought of one's own
         "saltamos del puente al río en verano, qué divertido",
         "tentei pular a corda na educação física",
         "ik probeerde het raam open te doen",

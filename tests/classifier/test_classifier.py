@@ -13,11 +13,6 @@ from socialwatch.classifier.matcher import PACKAGED_LEXICONS
 HEADER = "phrase,category,subcategory,severity,weight,language,rules\n"
 
 
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
-
-
 def classifier_with(directory, rows, threshold=1.0, **options):
     """A classifier over exactly ``rows`` (CSV lines without the header)."""
     (directory / "en.csv").write_text(HEADER + "".join(row + "\n" for row in rows), encoding="utf-8")

@@ -4,15 +4,10 @@ import io
 import json
 
 import pytest
-from socialwatch.classifier import Classifier, evaluate
+from socialwatch.classifier import evaluate
 from socialwatch.classifier.jsonl import classify_lines
 
 from socialwatch.cli import main
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def run_lines(classifier, text):

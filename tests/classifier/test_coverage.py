@@ -2,16 +2,11 @@
 written here in the real files' formats (the real files are read by one optional test)."""
 
 import pytest
-from socialwatch.classifier import Classifier, coverage
+from socialwatch.classifier import coverage
 
 from socialwatch.cli import main
 
 NONSENSE = "purple giraffe"  # no lexicon phrase: never flagged
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def write_reference(root):

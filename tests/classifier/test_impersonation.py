@@ -2,12 +2,6 @@
 taken-over accounts, and accounts that claim to speak for a school or the district."""
 
 import pytest
-from socialwatch.classifier import Classifier
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def impersonation(classifier, text):

@@ -6,12 +6,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from socialwatch.classifier import Classifier, pii
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
+from socialwatch.classifier import pii
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,6 @@ exclusion, threats to meet after school, hazing to join a team, pictures used as
 and a student telling that it happens to them."""
 
 import pytest
-from socialwatch.classifier import Classifier
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def bullying(classifier, text):

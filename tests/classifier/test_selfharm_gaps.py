@@ -6,14 +6,8 @@ above): a counselor is paged by these, so the negatives matter as much as the po
 """
 
 import pytest
-from socialwatch.classifier import Classifier
 
 SEVERITIES = ("low", "medium", "high", "critical")
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def self_harm(classifier, text):

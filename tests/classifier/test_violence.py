@@ -2,12 +2,6 @@
 brought to school, a list of people to hurt; the look-alikes of sport, games and tests."""
 
 import pytest
-from socialwatch.classifier import Classifier
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    return Classifier.load()
 
 
 def violence(classifier, text):

@@ -84,6 +84,71 @@ def self_harm(classifier, text):
         ("me siento tan vacía. no tengo a nadie. soy un fracaso y nunca va a mejorar", "ideation", "low"),
         ("me sinto tão vazia, não tenho ninguém, sou um fracasso e nunca vai melhorar", "ideation", "low"),
         ("ik voel me zo leeg, ik heb niemand, ik ben een mislukking en het wordt nooit beter", "ideation", "low"),
+        # the warning signs a suicide-risk screening asks about (the Columbia scale's items: a wish
+        # to be dead, an attempt, an interrupted one, preparation, a goodbye), as students write them
+        # an attempt: a jump from a height, an overdose, a method tried
+        ("i tried to jump off my balcony last night", "behaviour", "critical"),
+        ("i almost jumped off the parking garage yesterday", "behaviour", "critical"),
+        ("i was standing on the bridge ready to jump", "active_planning", "critical"),
+        ("i tried to overdose last week", "behaviour", "critical"),
+        ("in the er, i tried to od and now here i am", "behaviour", "critical"),
+        ("i swallowed a whole bottle of tylenol", "behaviour", "critical"),
+        ("i tried to take my own life in march", "behaviour", "critical"),
+        ("i attempted last night and lived", "behaviour", "critical"),
+        # preparation
+        ("i have been stockpiling pills for weeks", "active_planning", "critical"),
+        ("i bought a gun so i can end it", "active_planning", "critical"),
+        ("i already wrote my goodbye letters", "active_planning", "critical"),
+        ("i researched how many pills it would take", "active_planning", "critical"),
+        ("i was planning on overdosing this weekend", "active_planning", "critical"),
+        ("suppose someone will have to find my body", "active_planning", "critical"),
+        ("whats the easiest way to commit suicide painless", "active_planning", "critical"),
+        ("can i tie the noose in my closet", "active_planning", "critical"),
+        ("i still find myself planning my death", "active_planning", "critical"),
+        ("is this enough pills? if i down a bottle of sleeping pills would it work", "active_planning", "high"),
+        ("after several attempts on my life this will be the last one", "behaviour", "high"),
+        ("i won't be here for much longer", "active_planning", "critical"),
+        # a wish to be dead; feeling a burden
+        ("i wish i would never wake up", "ideation", "high"),
+        ("i pray i don't wake up tomorrow", "ideation", "high"),
+        ("i've had enough of life", "ideation", "high"),
+        ("i'm done living", "ideation", "high"),
+        ("i cant do this life thing anymore", "ideation", "high"),
+        ("no one would even notice if i was gone", "ideation", "high"),
+        ("so sick of being told not to kill myself", "ideation", "critical"),  # "not" is no negation
+        ("i don't want to die but i don't want to continue living like this", "ideation", "high"),
+        ("people wont care if i die", "ideation", "high"),
+        ("i dont deserve to be here", "ideation", "high"),
+        ("i just can't handle my life anymore", "ideation", "high"),
+        ("i'm too weak to kill my own self", "ideation", "critical"),
+        # self-injury
+        ("my arms are covered in cuts", "behaviour", "critical"),
+        ("i burned myself with a lighter again", "behaviour", "critical"),
+        ("i starved myself all week", "behaviour", "high"),
+        # the same in Spanish, Portuguese and Dutch
+        ("anoche intenté saltar del balcón", "behaviour", "critical"),
+        ("intenté tomar una sobredosis el mes pasado", "behaviour", "critical"),
+        ("llevo semanas guardando pastillas", "active_planning", "critical"),
+        ("nadie notaría si me muero", "ideation", "high"),
+        ("ontem tentei pular da varanda", "behaviour", "critical"),
+        ("estou juntando remédios faz um mês", "active_planning", "critical"),
+        ("ninguém notaria se eu sumisse", "ideation", "high"),
+        ("ik probeerde gisteren van het balkon te springen", "behaviour", "critical"),
+        ("ik ben pillen aan het sparen", "active_planning", "critical"),
+        ("niemand zou het merken als ik er niet meer was", "ideation", "high"),
+        ("ojalá no despertara mañana", "ideation", "high"),
+        ("ya tengo un plan para matarme", "active_planning", "critical"),
+        ("intenté matarme el año pasado", "behaviour", "critical"),
+        ("tengo las pastillas listas", "active_planning", "critical"),
+        ("queria dormir e não acordar mais", "ideation", "high"),
+        ("todo mundo estaria melhor sem mim", "ideation", "critical"),
+        ("já tenho um plano pra me matar", "active_planning", "critical"),
+        ("penso em suicídio todo dia", "ideation", "high"),
+        ("ik heb een plan om mezelf van kant te maken", "ideation", "critical"),
+        ("ik heb vorig jaar geprobeerd zelfmoord te plegen", "behaviour", "critical"),
+        ("ik heb mezelf weer gesneden", "behaviour", "critical"),
+        ("de pillen liggen klaar", "active_planning", "critical"),
+        ("ik denk elke dag aan zelfmoord", "ideation", "high"),
     ],
 )
 def test_flags(packaged, post, subcategory, severity):
@@ -180,82 +245,6 @@ def test_a_laugh_lowers_an_act_or_a_plan_but_never_hides_it(packaged, post):
 
 def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
     assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan
-
-
-# The warning signs a suicide-risk screening asks about (the Columbia scale's items: a wish
-# to be dead, an attempt, an interrupted one, preparation, a goodbye), as students write them.
-@pytest.mark.parametrize(
-    ("post", "subcategory", "severity"),
-    [
-        # an attempt: a jump from a height, an overdose, a method tried
-        ("i tried to jump off my balcony last night", "behaviour", "critical"),
-        ("i almost jumped off the parking garage yesterday", "behaviour", "critical"),
-        ("i was standing on the bridge ready to jump", "active_planning", "critical"),
-        ("i tried to overdose last week", "behaviour", "critical"),
-        ("in the er, i tried to od and now here i am", "behaviour", "critical"),
-        ("i swallowed a whole bottle of tylenol", "behaviour", "critical"),
-        ("i tried to take my own life in march", "behaviour", "critical"),
-        ("i attempted last night and lived", "behaviour", "critical"),
-        # preparation
-        ("i have been stockpiling pills for weeks", "active_planning", "critical"),
-        ("i bought a gun so i can end it", "active_planning", "critical"),
-        ("i already wrote my goodbye letters", "active_planning", "critical"),
-        ("i researched how many pills it would take", "active_planning", "critical"),
-        ("i was planning on overdosing this weekend", "active_planning", "critical"),
-        ("suppose someone will have to find my body", "active_planning", "critical"),
-        ("whats the easiest way to commit suicide painless", "active_planning", "critical"),
-        ("can i tie the noose in my closet", "active_planning", "critical"),
-        ("i still find myself planning my death", "active_planning", "critical"),
-        ("is this enough pills? if i down a bottle of sleeping pills would it work", "active_planning", "high"),
-        ("after several attempts on my life this will be the last one", "behaviour", "high"),
-        ("i won't be here for much longer", "active_planning", "critical"),
-        # a wish to be dead; feeling a burden
-        ("i wish i would never wake up", "ideation", "high"),
-        ("i pray i don't wake up tomorrow", "ideation", "high"),
-        ("i've had enough of life", "ideation", "high"),
-        ("i'm done living", "ideation", "high"),
-        ("i cant do this life thing anymore", "ideation", "high"),
-        ("no one would even notice if i was gone", "ideation", "high"),
-        ("so sick of being told not to kill myself", "ideation", "critical"),  # "not" is no negation
-        ("i don't want to die but i don't want to continue living like this", "ideation", "high"),
-        ("people wont care if i die", "ideation", "high"),
-        ("i dont deserve to be here", "ideation", "high"),
-        ("i just can't handle my life anymore", "ideation", "high"),
-        ("i'm too weak to kill my own self", "ideation", "critical"),
-        # self-injury
-        ("my arms are covered in cuts", "behaviour", "critical"),
-        ("i burned myself with a lighter again", "behaviour", "critical"),
-        ("i starved myself all week", "behaviour", "high"),
-        # the same in Spanish, Portuguese and Dutch
-        ("anoche intenté saltar del balcón", "behaviour", "critical"),
-        ("intenté tomar una sobredosis el mes pasado", "behaviour", "critical"),
-        ("llevo semanas guardando pastillas", "active_planning", "critical"),
-        ("nadie notaría si me muero", "ideation", "high"),
-        ("ontem tentei pular da varanda", "behaviour", "critical"),
-        ("estou juntando remédios faz um mês", "active_planning", "critical"),
-        ("ninguém notaria se eu sumisse", "ideation", "high"),
-        ("ik probeerde gisteren van het balkon te springen", "behaviour", "critical"),
-        ("ik ben pillen aan het sparen", "active_planning", "critical"),
-        ("niemand zou het merken als ik er niet meer was", "ideation", "high"),
-        ("ojalá no despertara mañana", "ideation", "high"),
-        ("ya tengo un plan para matarme", "active_planning", "critical"),
-        ("intenté matarme el año pasado", "behaviour", "critical"),
-        ("tengo las pastillas listas", "active_planning", "critical"),
-        ("queria dormir e não acordar mais", "ideation", "high"),
-        ("todo mundo estaria melhor sem mim", "ideation", "critical"),
-        ("já tenho um plano pra me matar", "active_planning", "critical"),
-        ("penso em suicídio todo dia", "ideation", "high"),
-        ("ik heb een plan om mezelf van kant te maken", "ideation", "critical"),
-        ("ik heb vorig jaar geprobeerd zelfmoord te plegen", "behaviour", "critical"),
-        ("ik heb mezelf weer gesneden", "behaviour", "critical"),
-        ("de pillen liggen klaar", "active_planning", "critical"),
-        ("ik denk elke dag aan zelfmoord", "ideation", "high"),
-    ],
-)
-def test_flags_the_warning_signs_of_a_screening(packaged, post, subcategory, severity):
-    flag = self_harm(packaged, post)
-    assert flag is not None, post
-    assert (flag.subcategory, flag.severity) == (subcategory, severity), flag.explanation
 
 
 @pytest.mark.parametrize(

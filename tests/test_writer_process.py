@@ -46,11 +46,19 @@ def start_proxy(tmp_path: pathlib.Path, upstream, store, clickhouse_server, **op
 
 
 def writer_pids(proxy: Proxy) -> list[int]:
-    """The proxy's writer processes (its children running socialwatch.writer_process)."""
+    """The proxy's writer processes (its children running socialwatch.writer_process). A thread
+    or a child that ends while it is read is skipped: it is no writer any more."""
     pids = []
     for task in pathlib.Path(f"/proc/{proxy.process.pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = pathlib.Path(f"/proc/{child}/cmdline").read_bytes()
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            try:
+                cmdline = pathlib.Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
             if b"socialwatch.writer_process" in cmdline:
                 pids.append(int(child))
     return pids

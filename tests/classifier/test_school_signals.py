@@ -27,6 +27,21 @@ def flag_of(classifier, text, category):
         ("si quieres entrar tienes que aguantar la novatada", "bullying", "hazing", "medium"),
         ("o trote violento dos veteranos foi ontem", "bullying", "hazing", "medium"),
         ("als je erbij wilt horen moet je de ontgroening doen", "bullying", "hazing", "medium"),
+        ("no la inviten, nadie la soporta", "bullying", "exclusion", "medium"),
+        ("eres una gorda asquerosa", "bullying", "targeted_insult", "medium"),
+        ("voy a subir tus fotos a todas partes", "bullying", "sexual_harassment", "high"),
+        ("vete a tu país", "bullying", "hate", "high"),
+        ("se burlan de mí todos los días en el colegio", "bullying", "harassment", "low"),
+        ("não chama ela, ninguém suporta ela", "bullying", "exclusion", "medium"),
+        ("vou te pegar na saída", "bullying", "threat", "high"),
+        ("vou espalhar suas fotos", "bullying", "sexual_harassment", "high"),
+        ("eles zoam de mim todo dia na escola", "bullying", "harassment", "low"),
+        ("niemand mag jou", "bullying", "exclusion", "medium"),
+        ("nodig haar niet uit, niemand mag haar", "bullying", "exclusion", "low"),
+        ("je bent een vieze dikzak", "bullying", "targeted_insult", "medium"),
+        ("ik wacht je na school op en dan sla ik je in elkaar", "bullying", "threat", "high"),
+        ("ik ga je foto's overal verspreiden", "bullying", "sexual_harassment", "high"),
+        ("ze lachen me elke dag uit op school", "bullying", "harassment", "low"),
         # danger to others (g6)
         ("bringing my dad's gun to school monday", "violence", "weapon", "critical"),
         ("they're all going to pay for what they did", "violence", "threat", "high"),
@@ -73,6 +88,10 @@ def test_flags(packaged, post, category, subcategory, severity):
         ("can you jump my car after school", "bullying"),
         ("hell week before finals is the worst", "bullying"),  # 0.4: not alone
         ("ele passou um trote no telefone", "bullying"),  # a prank call, 0.5: not alone
+        ("nadie lo quiere hacer", "bullying"),
+        ("niemand mag je foto's zien", "bullying"),  # "mag": may; 0.5: not alone
+        ("ik wacht je na school op bij de bus", "bullying"),  # 0.8: not alone
+        ("se burlaban de mí en el chiste de la película", "bullying"),
         ("we're going to shoot some hoops after school", "violence"),
         ("i'm going to kill this test", "violence"),
         ("i'm going to pay for lunch", "violence"),

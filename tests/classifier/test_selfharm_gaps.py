@@ -264,6 +264,8 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         "i deserve to suffer through this homework",  # one statement of distress
         "i took my melatonin and went to bed",  # a method, no act
         "the only thing keeping me going this week is coffee",
+        "i don't want to wake up early tomorrow",  # an idiom hides "don't want to wake up"
+        "i dont want to wake up for school tomorrow ugh",
         "we have enough pills for the trip",  # 0.6: not alone
         "i could down a bottle of gatorade right now",  # no method near
         "intenté saltar la valla del colegio",

@@ -207,8 +207,8 @@ class Matcher:
             if entry.category == CONTEXT and entry.subcategory == FILLER:
                 fillers[entry.language].append(entry.key)
             elif _RUN.search(entry.phrase.casefold()):
-                # A phrase that is a run ("kkkk", laughter, is "k" normalized) is matched only
-                # where the text had a run too: a lone "k" is "ok".
+                # A phrase written with a run of one letter ("kkkk", laughter, is "k" normalized)
+                # is matched only where the text had a run too: a lone "k" is "ok".
                 repeated_of[entry.key].append(entry)
             else:
                 by_key[entry.key].append(entry)

@@ -238,7 +238,8 @@ _SCHOOL_GRADE = r"(?:a[ \t]+)?(?:student|freshman|sophomore|junior|senior|\d{1,2
 _SCHOOL = re.compile(
     r"\b(?i:(?:i|we)[ \t]+(?:go|goto|attend|study)[ \t]+(?:to[ \t]+|at[ \t]+)?"
     rf"|(?:i'?m|i[ \t]+am)[ \t]+(?:{_SCHOOL_GRADE})?at[ \t]+|student[ \t]+at[ \t]+|my[ \t]+school[ \t]+is[ \t]+"
-    r"|estudio[ \t]+en[ \t]+(?:el[ \t]+|la[ \t]+)?|voy[ \t]+(?:al|a[ \t]+la)[ \t]+|mi[ \t]+(?:escuela|colegio)[ \t]+es[ \t]+"
+    r"|estudio[ \t]+en[ \t]+(?:el[ \t]+|la[ \t]+)?|voy[ \t]+(?:al|a[ \t]+la)[ \t]+"
+    r"|mi[ \t]+(?:escuela|colegio)[ \t]+es[ \t]+"
     r"|estudo[ \t]+n[ao][ \t]+|minha[ \t]+escola[ \t]+é[ \t]+|ik[ \t]+zit[ \t]+op[ \t]+(?:de[ \t]+|het[ \t]+)?"
     r"|mijn[ \t]+school[ \t]+is[ \t]+)"
     r"(?P<school>(?:[A-Z][\w'.-]*[ \t]+){1,4}(?i:high|middle|elementary|primary|secondary|junior[ \t]+high)"

@@ -49,7 +49,7 @@ from .lexicon import (
     Rules,
     load_lexicon,
 )
-from .normalize import Normalized, normalize
+from .normalize import Normalized, has_run, normalize
 from .suppressions import Suppression, normalized_key, problem
 
 MAX_TEXT_CHARS = 20_000
@@ -74,7 +74,6 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 "I'm <name>" alone does not flag (it may be the student's own name)."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
-_RUN = re.compile(r"([^\W\d_])\1\1")
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 
@@ -206,7 +205,7 @@ class Matcher:
         for entry in entries:
             if entry.category == CONTEXT and entry.subcategory == FILLER:
                 fillers[entry.language].append(entry.key)
-            elif _RUN.search(entry.phrase.casefold()):
+            elif has_run(entry.phrase.casefold()):
                 # A phrase written with a run of one letter ("kkkk", laughter, is "k" normalized)
                 # is matched only where the text had a run too: a lone "k" is "ok".
                 repeated_of[entry.key].append(entry)

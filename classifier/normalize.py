@@ -268,6 +268,11 @@ def _collapse_repeats(text: str, vocabulary: Vocabulary) -> list[Edit]:
     return _replacements(text, _REPEATED, replace)
 
 
+def has_run(text: str) -> bool:
+    """Whether ``text`` has a run that normalization collapses (three or more of one letter)."""
+    return bool(_collapse_repeats(text, ()))
+
+
 # Three or more single letters joined by one kind of separator: "k.i.l.l", "k i l l", "k-y-s".
 _SEPARATED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?P<sep>[ .\-_*·/+~,]{1,3})[^\W\d_])"
                         r"(?:(?P=sep)[^\W\d_]){1,38}(?![^\W_])")

@@ -462,19 +462,6 @@ def test_fillers_are_of_one_language(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("post", "phrase"),
-    [
-        ("i don t want to live anymore", "don't want to live"),
-        ("i dont want to live anymore", "don't want to live"),
-        ("i m suicidal", "i'm suicidal"),
-    ],
-)
-def test_contractions_whose_apostrophe_was_stripped_still_match(packaged, post, phrase):
-    (flag,) = packaged.classify(post)
-    assert phrase in [m.phrase for m in flag.matches]
-
-
-@pytest.mark.parametrize(
     ("post", "phrases"),
     [
         ("i have a stuffy nose", []),  # "noose" undoubled is "nose": only a stretched word may match it
@@ -510,11 +497,14 @@ def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, hig
 @pytest.mark.parametrize(
     ("post", "phrase"),
     [
-        ("what is the point of living", "what's the point of living"),
+        ("i don t want to live anymore", "don't want to live"),  # the apostrophe stripped
+        ("i dont want to live anymore", "don't want to live"),
+        ("i m suicidal", "i'm suicidal"),
+        ("what is the point of living", "what's the point of living"),  # written out
         ("i cannot go on anymore", "can't go on anymore"),
     ],
 )
-def test_a_phrase_matches_with_its_contractions_written_out_or_in(packaged, post, phrase):
+def test_a_phrase_matches_with_its_contractions_stripped_written_out_or_in(packaged, post, phrase):
     (flag,) = packaged.classify(post)
     assert phrase in [m.phrase for m in flag.matches]
 

@@ -58,9 +58,17 @@ FILLER = "filler"
 matcher also looks for every phrase of the same language with one of them between two of
 its words. Fillers weigh 0 and are never matched on their own."""
 
-CONTEXT_KINDS = MARKER_KINDS | {FILLER, "hyperbole", "homework", "news", "lyrics", "joke"}
-"""Cue kinds: the markers, fillers, and text-wide contexts whose (negative) weight is added
-to the score of each category matched."""
+TOPIC_KINDS = frozenset({"homework", "news", "lyrics"})
+"""Context cues that name what a sentence is about (an essay, an article, a song): each lowers
+only the matches of its own sentence within ``TOPIC_WINDOW`` tokens. "this song reminds me of
+him. i want to die" is a statement beside a song, not a lyric."""
+
+TOPIC_WINDOW = 10
+
+CONTEXT_KINDS = MARKER_KINDS | TOPIC_KINDS | {FILLER, "hyperbole", "joke"}
+"""Cue kinds: the markers, fillers, and contexts whose (negative) weight is added to the score
+of each category matched: topics near the match, hyperbole and jokes anywhere in the text (a
+laugh sets the tone of the whole post)."""
 
 COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language", "rules")
 """The header every lexicon CSV file starts with."""
@@ -99,7 +107,7 @@ class Entry:
     """One of SEVERITIES."""
     weight: float
     """What one match adds to its category's score (finite, not 0; negative lowers it).
-    For context cues: 0 for markers, <= 0 for text-wide contexts."""
+    For context cues: 0 for markers, <= 0 for the others."""
     language: str
     """Lowercase ISO 639 code, e.g. ``en``."""
     source: str
@@ -125,7 +133,7 @@ class Rules:
     """``after=KIND:N`` (repeatable): counts only after a context cue of KIND, with at most N
     tokens between ("you're a real *dick*", but not "*trash* when you're sober")."""
     only: tuple[str, ...] = ()
-    """``only=CAT+CAT`` on a text-wide context cue: the categories it lowers (default: all but
+    """``only=CAT+CAT`` on a context cue that lowers a score: the categories it lowers (default: all but
     ``pii`` and ``impersonation``)."""
     idiom: bool = False
     """``idiom`` (weight 0): an everyday phrase containing a listed one ("burn myself cooking"

@@ -13,8 +13,9 @@ The pipeline is normalize -> match -> rules -> score -> flag:
    that an accepted suppression (``suppressions.py``) names weighs 0 when the suppression's
    context is in the text;
 5. the score of a category is the sum of the weights of its *distinct* phrases (a
-   phrase repeated counts once), plus the (negative) weights of the text-wide context
-   cues (hyperbole, homework, news, lyrics, jokes) found anywhere in the text;
+   phrase repeated counts once), plus the (negative) weights of the context cues: hyperbole
+   and jokes anywhere in the text, topics (homework, news, lyrics) in a match's sentence,
+   at most ``TOPIC_WINDOW`` tokens from it;
 6. a category whose score reaches its threshold is flagged. Its severity is the highest
    among its positively weighted matches, one level lower when a context cue or a
    quotation lowered the score; the explanation lists phrases, weights, rules and score.
@@ -44,6 +45,8 @@ from .lexicon import (
     FILLER,
     MARKER_KINDS,
     NEGATION_WINDOW,
+    TOPIC_KINDS,
+    TOPIC_WINDOW,
     Entry,
     Lexicon,
     Rules,
@@ -59,13 +62,13 @@ PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 """The lexicons shipped with socialwatch."""
 
 DISCLOSED_ACTS = ("behaviour", "active_planning")
-"""Self-harm subcategories that text-wide context cues lower but never below the threshold."""
+"""Self-harm subcategories that context cues lower but never below the threshold."""
 
 QUOTED_FACTOR = 0.5
 """A match inside double quotes ("...") weighs this fraction of its weight."""
 
 DEFAULT_CONTEXT_CATEGORIES = ("bullying", "self_harm", "violence")
-"""Categories a text-wide context cue lowers unless its ``only=`` rule says otherwise."""
+"""Categories a context cue lowers unless its ``only=`` rule says otherwise."""
 
 ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account": 1.0, "i'm {name}": 0.5,
                           "i am {name}": 0.5, "soy {name}": 0.5, "sou {name}": 0.5, "ik ben {name}": 0.5,
@@ -76,6 +79,9 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
+# The end of a sentence in the original text (normalization joins lines): punctuation before
+# a space or the end, or a line break; not the "." of "3.5" or "youtube.com", nor "k!ll".
+_SENTENCE_END = re.compile(r"[.!?\u2026]+(?:\s|$)|\n")
 
 
 _CONTRACTIONS = ("don't can't won't didn't doesn't isn't wasn't aren't weren't couldn't wouldn't shouldn't "
@@ -419,7 +425,7 @@ class Classifier:
         """
         truncated = len(text) > MAX_TEXT_CHARS
         text = text[:MAX_TEXT_CHARS]
-        flags = self._lexicon_flags(normalize(text, self._matcher.vocabulary), age_band)
+        flags = self._lexicon_flags(text, normalize(text, self._matcher.vocabulary), age_band)
         try:
             spans = pii.find(text, self._phone_region)
         except Exception:  # noqa: BLE001 - a library bug must not stop classification
@@ -436,8 +442,8 @@ class Classifier:
         flags.sort(key=lambda flag: (-SEVERITIES.index(flag.severity), flag.category))
         return flags
 
-    def _lexicon_flags(self, norm: Normalized, age_band: str | None) -> list[Flag]:
-        """The flags of the lexicon's categories, in category order."""
+    def _lexicon_flags(self, text: str, norm: Normalized, age_band: str | None) -> list[Flag]:
+        """The flags of the lexicon's categories, in category order (``norm``: ``text`` normalized)."""
         signals: dict[str, list[_Hit]] = collections.defaultdict(list)
         hits = self._matcher.find(norm)
         for hit in hits:
@@ -449,14 +455,14 @@ class Classifier:
         if not reachable:
             return []
         markers: dict[str, list[_Hit]] = collections.defaultdict(list)
-        contexts: dict[str, Entry] = {}
+        contexts: dict[str, list[_Hit]] = collections.defaultdict(list)  # phrase -> its hits
         for hit in hits:
             entry = hit.entry
             if entry.category == CONTEXT:
                 if entry.subcategory in MARKER_KINDS:
                     markers[entry.subcategory].append(hit)
                 else:
-                    contexts.setdefault(entry.phrase, entry)
+                    contexts[entry.phrase].append(hit)
         if "@" in norm.text:
             markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
         tokens = _Tokens(norm.text)
@@ -465,15 +471,15 @@ class Classifier:
         suppressed = _suppressed(signals, suppressing, norm.text) if suppressing else None
         flags = []
         for category in reachable:
-            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, norm, age_band,
+            flag = self._score(category, signals[category], markers, contexts, tokens, quotes, text, norm, age_band,
                                suppressed)
             if flag is not None:
                 flags.append(flag)
         return flags
 
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
-               contexts: dict[str, Entry], tokens: _Tokens, quotes: list[int], norm: Normalized,
-               age_band: str | None, suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
+               contexts: dict[str, list[_Hit]], tokens: _Tokens, quotes: list[int], text: str,
+               norm: Normalized, age_band: str | None, suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
         # A phrase whose target or near rule does not hold is as if absent: it hides none of
         # the phrases it overlaps ("are stupid" with no group near still leaves "stupid").
         ruled = {hit: _apply_rules(hit, markers, tokens, norm, suppressed) for hit in hits}
@@ -503,8 +509,11 @@ class Classifier:
         positive = [(hit, weight) for hit, weight, _ in by_phrase.values() if weight > 0]
         if not positive:
             return None
-        lowering = [entry for entry in contexts.values()
-                    if category in (entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)]
+        lowering = [cues[0].entry for cues in contexts.values()
+                    if category in (cues[0].entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)
+                    and (cues[0].entry.subcategory not in TOPIC_KINDS
+                         or any(_about(cue, hit, tokens, text, norm) for cue in cues for hit, weight, _ in weighed
+                                if weight > 0))]
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha"), but never hides it: its severity drops one level.
@@ -634,6 +643,17 @@ def _nearest(hit: _Hit, candidates: Iterable[_Hit], tokens: _Tokens, window: int
         if distance < best_distance:
             best, best_distance = candidate, distance
     return best
+
+
+def _about(topic: _Hit, hit: _Hit, tokens: _Tokens, text: str, norm: Normalized) -> bool:
+    """Whether a topic cue is about a match: in the same sentence of ``text``, at most
+    ``TOPIC_WINDOW`` tokens from it."""
+    if tokens.distance(topic, hit) > TOPIC_WINDOW:
+        return False
+    first, second = sorted((topic, hit))
+    between_start = norm.original_span(first.start, first.end)[1]
+    between_end = norm.original_span(second.start, second.end)[0]
+    return _SENTENCE_END.search(text, between_start, max(between_start, between_end)) is None
 
 
 def _quoted(hit: _Hit, quotes: list[int]) -> bool:

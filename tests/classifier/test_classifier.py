@@ -253,6 +253,11 @@ RULES = ["die,self_harm,ideation,high,1.0,en,negatable",
         ("i am dying", 1.0, ""),
         ("i am dying of laughter", None, ""),  # the longer, negative phrase hides "dying"
         ("dying. essay about dying", 0.5, ""),  # homework context: -0.5
+        ("my essay is done. i am dying", 1.0, ""),  # a topic lowers only its own sentence ...
+        ("my essay is done\ni am dying", 1.0, ""),  # ... a line is a sentence
+        ("my essay is on chapter 3.5, dying", 0.5, ""),  # "3.5" ends no sentence
+        ("my essay was so long and hard and then we went home, dying", 0.5, ""),  # 10 tokens between ...
+        ("my essay was so long and hard and then we all went home, dying", 1.0, ""),  # ... 11 are too far
         ("dying lol", 1.0, ""),  # this cue only lowers violence
         ('she said "dying" yesterday', 0.5, "quoted: weight x0.5"),  # quoted: half weight
     ],

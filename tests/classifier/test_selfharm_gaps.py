@@ -232,6 +232,19 @@ def test_one_statement_of_distress_alone_is_not_flagged(packaged, post):
     assert self_harm(packaged, post) is None
 
 
+@pytest.mark.parametrize(("post", "beside_a_topic"), [
+    ("the lyrics go i want to die", "this song reminds me of him. i want to die"),
+    ("my essay on hamlet: he wants to kill himself", "finished my essay on hamlet.\ni want to kill myself"),
+    ("this movie makes me want to die lmao", "watched a movie with my friends. i still want to die"),
+])
+def test_a_topic_lowers_only_its_own_sentence(packaged, post, beside_a_topic):
+    """A song, an essay or a film is what its sentence is about; a statement in the next
+    sentence is the student's own."""
+    assert self_harm(packaged, post) is None
+    flag = self_harm(packaged, beside_a_topic)
+    assert flag is not None and flag.severity == "critical", flag and flag.explanation
+
+
 @pytest.mark.parametrize("post", [
     "I tried to hang myself yesterday haha",
     "i took all my pills lol",

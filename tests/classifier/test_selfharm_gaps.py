@@ -289,10 +289,31 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
         "tentei pular a corda na educação física",
         "ik probeerde het raam open te doen",
         "we sprongen van de brug in het water, zo leuk",
+        # a goodbye or an absence alone (0.8, 0.5): a class chat on the last day of school
+        "goodbye everyone, have a great summer!",
+        "goodbye everyone, see you next semester",
+        "hey mr smith i won't be here tomorrow, can i get the homework",
+        "i wont be here tomorrow, dentist appointment",
+        "ill be gone by friday, visiting my grandma",
+        "no one cares about the dress code lol",
     ],
 )
 def test_does_not_flag_look_alikes_of_the_warning_signs(packaged, post):
     assert self_harm(packaged, post) is None, self_harm(packaged, post).explanation
+
+
+@pytest.mark.parametrize("post", [
+    "i made up my mind. goodbye everyone",
+    "goodbye everyone. no one cares anyway",
+    "i won't be here tomorrow. goodbye everyone",
+    "i'm finally at peace with my decision. goodbye world",
+    "ill be gone in 6 hours. goodbye everyone",
+    "i'm sorry for everything. goodbye everyone",
+    "i can't do this any longer. goodbye everyone",
+])
+def test_a_goodbye_is_critical_beside_another_warning_sign(packaged, post):
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "critical", flag and flag.explanation
 
 
 @pytest.mark.parametrize(("post", "elsewhere"), [

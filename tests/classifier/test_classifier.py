@@ -45,6 +45,7 @@ def summary(flags):
         ("stop it, you're such a crybaby", "bullying", "targeted_insult", "low", "crybaby"),
         ("send nudes or else", "bullying", "sexual_harassment", "high", "send nudes"),
         ("go back to your country", "bullying", "hate", "high", "go back to your country"),
+        ("the new tranny in our class is so weird", "bullying", "hate", "high", "tranny"),  # not a car's
         ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it
         ("i get bullied every day", "bullying", "harassment", "medium", "i get bullied"),
         ("the article was about the game, you asshole", "bullying", "targeted_insult", "medium", "asshole"),  # news
@@ -128,6 +129,8 @@ def test_posts_that_must_be_flagged(packaged, post, category, subcategory, sever
         "suicide squad was a great movie",
         "i cut myself shaving",  # an everyday accident (idiom)
         "cut my arm on the fence",
+        "the tranny went out this morning, gotta take the bus",  # a car's transmission (idiom)
+        "my truck has a manual tranny",
         "what a loser move",
         "the suicide rates among teens rose, the report said",  # research/news, low weight
         "ik ga morgen niet dood van het lachen",

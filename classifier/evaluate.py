@@ -12,7 +12,12 @@ into ``(text, label)`` pairs and classified; the figures are:
 - ``pii``: span precision and recall per kind (a found span is right when it overlaps
   a gold span of the same kind).
 
-The sets are read, never copied: nothing from them ends up in the project.
+The sets are read, never copied: nothing from them ends up in the project. One set is the
+project's own: ``school_posts.csv`` beside this module (``PACKAGED_SETS``), posts written as
+students write them, labelled with the categories a counselor would want flagged, and
+look-alikes; it was written without looking at the lexicons (see
+docs/classifier-evaluation.md). Its ``dev`` half may be read to find gaps; its ``test`` half,
+never read to write phrases, is what is measured, per category, with recall per language.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import functools
 import json
 import pathlib
 import sys
@@ -34,6 +40,9 @@ csv.field_size_limit(10_000_000)
 DEFAULT_DATA_DIR = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "eval"
 """``../shared/data/eval`` beside the repository."""
 
+PACKAGED_SETS = pathlib.Path(__file__).with_name("evaluation")
+"""The project's own evaluation sets, shipped with the package."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
@@ -45,10 +54,16 @@ class Dataset:
     """The classifier category measured."""
     kind: str
     """``binary``, ``negatives``, ``stress``, ``positives`` or ``pii``."""
-    read: Callable[[pathlib.Path], Iterator[tuple[str, int]]]
-    """Yields ``(text, label)``; for ``pii``, ``(json_record, 0)``."""
+    read: Callable[[pathlib.Path], Iterator[tuple[str, int] | tuple[str, int, str]]]
+    """Yields ``(text, label)``, or ``(text, label, group)`` for recall per group (a language);
+    for ``pii``, ``(json_record, 0)``."""
     target: str = ""
     """The target from the issue, for the table."""
+    packaged: bool = False
+    """Read from ``PACKAGED_SETS`` rather than the data directory."""
+
+    def root(self, data_dir: pathlib.Path) -> pathlib.Path:
+        return PACKAGED_SETS if self.packaged else data_dir
 
 
 def _rows(path: pathlib.Path) -> Iterator[dict[str, str]]:
@@ -118,6 +133,18 @@ def _presidio(path: pathlib.Path) -> Iterator[tuple[str, int]]:
         yield json.dumps(record), 0
 
 
+SCHOOL_POST_CATEGORIES = ("bullying", "self_harm", "violence", "impersonation", "pii")
+
+
+def _school_posts(category: str, path: pathlib.Path, split: str = "test") -> Iterator[tuple[str, int, str]]:
+    """The posts of one half (``split``: ``dev`` is for finding gaps, ``test`` for measuring);
+    positive when ``category`` is one of its labels. Negatives are the look-alikes, ordinary
+    posts and the posts of other categories."""
+    for row in _rows(path):
+        if row["split"] == split:
+            yield row["text"], int(category in row["labels"].split()), row["language"]
+
+
 DATASETS = (
     Dataset("wang2020", "bullying/wang2020_cyberbullying_valid.csv", "bullying", "binary", _wang, "F1 >= 0.80"),
     Dataset("kaggle_insults", "bullying/kaggle_insults_train.csv", "bullying", "binary", _kaggle, "F1 >= 0.65"),
@@ -132,6 +159,8 @@ DATASETS = (
             "label 0 at high+ <= 5%"),
     Dataset("nazario_phishing", "impersonation/nazario_phishing.csv", "impersonation", "positives", _nazario),
     Dataset("presidio_pii", "pii/presidio_synth_dev.json", "pii", "pii", _presidio, "P and R >= 0.90"),
+    *(Dataset(f"school_posts_{category}", "school_posts.csv", category, "binary",
+              functools.partial(_school_posts, category), packaged=True) for category in SCHOOL_POST_CATEGORIES),
 )
 
 PII_TYPES = {"phone": "PHONE_NUMBER", "email": "EMAIL_ADDRESS", "address": "STREET_ADDRESS"}
@@ -181,17 +210,22 @@ def evaluate(classifier: Classifier, dataset: Dataset, data_dir: pathlib.Path, l
              examples: int = 5, progress: bool = False) -> Result:
     """Classify every text of ``dataset`` and count."""
     result = Result(dataset)
-    path = data_dir / dataset.path
+    path = dataset.root(data_dir) / dataset.path
     rows = dataset.read(path)
     if dataset.kind == "pii":
         return _evaluate_pii(classifier, result, rows, limit, progress)
     stress_high = stress_zero = label2 = label2_flagged = 0
-    for index, (text, label) in enumerate(_progress(rows, dataset.name, progress)):
+    by_group: dict[str, list[int]] = {}  # group -> [positives, flagged]
+    for index, (text, label, *group) in enumerate(_progress(rows, dataset.name, progress)):
         if limit is not None and index >= limit:
             break
         result.rows += 1
         flags = [f for f in classifier.classify(text) if f.category == dataset.category]
         flagged = bool(flags)
+        if group and label:
+            counts = by_group.setdefault(group[0], [0, 0])
+            counts[0] += 1
+            counts[1] += flagged
         score = flags[0].score if flags else 0.0
         if dataset.kind == "stress":
             if label == 0:
@@ -220,6 +254,8 @@ def evaluate(classifier: Classifier, dataset: Dataset, data_dir: pathlib.Path, l
         result.extra["label2_recall"] = label2_flagged / label2 if label2 else 0.0
     if dataset.kind == "negatives":
         result.extra["flag_rate"] = result.fp / result.rows if result.rows else 0.0
+    for group, (positives, found) in sorted(by_group.items()):
+        result.extra[f"recall {group}"] = found / positives
     result.false_alarms = sorted(result.false_alarms, key=lambda x: -x[0])[:examples]
     result.misses = result.misses[:examples]
     return result
@@ -287,6 +323,9 @@ def table(results: list[Result]) -> str:
                      f"label 2 flagged {r.extra['label2_recall']:.2%}")
         elif d.kind == "positives":
             other = f"flagged {r.recall or 0:.2%} (all positive)"
+        elif groups := [(name.removeprefix("recall "), value) for name, value in r.extra.items()
+                        if name.startswith("recall ")]:
+            other = "recall " + ", ".join(f"{group} {value:.2f}" for group, value in groups)
         show_pr = d.kind in {"binary", "stress"}
         lines.append(f"| {d.name} | {d.category} | {r.rows} | {_pct(r.precision) if show_pr else '—'} | "
                      f"{_pct(r.recall) if d.kind != 'negatives' else '—'} | {_pct(r.f1) if show_pr else '—'} | "
@@ -320,7 +359,7 @@ def main(classifier: Classifier, data_dir: str | pathlib.Path | None = None, nam
     chosen = [known[name] for name in names] if names else list(DATASETS)
     results = []
     for dataset in chosen:
-        path = data / dataset.path
+        path = dataset.root(data) / dataset.path
         if not list(path.parent.glob(path.name)):
             print(f"socialwatch eval: {dataset.name}: {path} not found, skipped", file=sys.stderr)
             continue

@@ -1,5 +1,6 @@
 """`socialwatch classify` (JSON lines) and `socialwatch eval` (on a tiny evaluation set)."""
 
+import csv
 import io
 import json
 
@@ -101,8 +102,35 @@ def test_eval_prints_precision_recall_f1_and_examples(tmp_path, capsys):
 
 
 def test_eval_of_a_missing_directory_says_so(tmp_path, capsys):
-    assert main(["eval", "--data", str(tmp_path / "absent")]) == 1
-    assert "no evaluation set found" in capsys.readouterr().err
+    assert main(["eval", "--data", str(tmp_path / "absent"), "--set", "wang2020"]) == 1
+    err = capsys.readouterr().err
+    assert "wang2020:" in err and "not found, skipped" in err
+    assert "no evaluation set found" in err
+
+
+def test_eval_measures_the_school_posts_per_category_with_recall_per_language(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(evaluate, "PACKAGED_SETS", tmp_path)
+    with (tmp_path / "school_posts.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "language", "labels", "kind", "split", "note"])
+        writer.writerows([
+            ["nobody likes you, seriously", "en", "bullying", "signal", "test", "exclusion"],
+            ["you are so stupid", "en", "bullying", "signal", "test", "targeted insult"],
+            ["he was mean to me at lunch today", "en", "bullying", "signal", "test", "missed on purpose"],
+            ["eres un idiota", "es", "bullying", "signal", "test", "insult"],
+            ["i want to die", "en", "self_harm", "signal", "test", "ideation"],
+            ["this homework is killing me", "en", "", "look-alike", "test", "hyperbole"],
+            ["kys", "en", "", "look-alike", "dev", "the dev half is not measured"],
+        ])
+    status = main(["eval", "--data", str(tmp_path / "absent"), "--set", "school_posts_bullying",
+                   "--set", "school_posts_self_harm"])
+    out = capsys.readouterr().out
+    assert status == 0
+    bullying = next(line for line in out.splitlines() if line.startswith("| school_posts_bullying "))
+    # the test half: 4 positives, 3 flagged (en 2 of 3, es 1 of 1); 2 negatives, none flagged
+    assert bullying.split(" | ")[1:8] == ["bullying", "6", "1.000", "0.750", "0.857", "0.000", "recall en 0.67, es 1.00"]
+    self_harm = next(line for line in out.splitlines() if line.startswith("| school_posts_self_harm "))
+    assert self_harm.split(" | ")[1:8] == ["self_harm", "6", "1.000", "1.000", "1.000", "0.000", "recall en 1.00"]
 
 
 def test_eval_refuses_an_unknown_set(tmp_path, capsys):

@@ -64,6 +64,10 @@ from socialwatch.classifier import pii
         ("Voy al Instituto Cervantes", "school", "Instituto Cervantes"),
         ("Estudo no Colégio Bandeirantes", "school", "Colégio Bandeirantes"),
         ("Ik zit op het Stedelijk Gymnasium", "school", "Stedelijk Gymnasium"),
+        ("i go to jefferson middle school, come say hi", "school", "jefferson middle school"),  # lower case
+        ("im 12 and go to lakeview elementary lol", "school", "lakeview elementary"),
+        ("westfield high sophomore 🏐 #classof2027", "school", "westfield high"),  # a profile line
+        ("bio: lincoln high junior | she/her", "school", "lincoln high"),
     ],
 )
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
@@ -108,6 +112,12 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "the game is on March 3rd",  # a date without a birthday cue
         "I'm at school",
         "i go to the high school game",  # no capitalized name
+        "we go to middle school together",  # which kind of school, not its name
+        "i go to public high school",
+        "I'm at such high risk right now",
+        "best high school senior year ever",  # an adjective, not a name
+        "17 yo male high school senior living with my parents",  # not a profile line
+        "i go to jefferson high street market",  # a street
         "I go to Lincoln tomorrow",  # no school word
         "I am at Starbucks High Street",  # a street
         "server at 36.160.14.148 is down",  # an IP address

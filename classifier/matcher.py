@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import collections
 import dataclasses
+import functools
 import math
 import pathlib
 import re
@@ -135,14 +136,24 @@ _MAX_SPELLINGS = 24
 """At most this many other spellings of one phrase."""
 
 
+@functools.cache
+def _spellings_by_first_word(language: str) -> dict[str, list[tuple[list[str], tuple[str, ...]]]]:
+    """``_SPELLINGS[language]`` by the first word of what is written otherwise: its words, and
+    the other spellings."""
+    index: dict[str, list[tuple[list[str], tuple[str, ...]]]] = collections.defaultdict(list)
+    for written, others in _SPELLINGS.get(language, {}).items():
+        index[written.split(" ")[0]].append((written.split(" "), others))
+    return dict(index)
+
+
 def _spellings(key: str, language: str) -> list[str]:
     """``key`` with some of its words spelled otherwise: as typed in chat ("no one would miss
     u") or with a contraction written out ("what is the point of living")."""
-    table = _SPELLINGS.get(language, {})
+    index = _spellings_by_first_word(language)
     words = key.split(" ")
     # at each word, the spellings that may replace the words starting there, with their width
-    options = [[(written.count(" ") + 1, other) for written, others in table.items() for other in others
-                if words[i:i + written.count(" ") + 1] == written.split(" ")] for i in range(len(words))]
+    options = [[(len(written), other) for written, others in index.get(word, ()) for other in others
+                if words[i:i + len(written)] == written] for i, word in enumerate(words)]
     forms: set[str] = set()
     pending: list[tuple[int, tuple[str, ...]]] = [(0, ())]
     while pending and len(forms) <= _MAX_SPELLINGS:
@@ -217,18 +228,27 @@ class Matcher:
                 repeated_of[entry.key].append(entry)
             else:
                 by_key[entry.key].append(entry)
-        variant_of: dict[str, list[Entry]] = collections.defaultdict(list)
+        variant_of: dict[str, dict[int, Entry]] = collections.defaultdict(dict)  # form -> id -> entry
+
+        def add_variant(form: str, entry: Entry) -> None:
+            variant_of[form].setdefault(id(entry), entry)
+
         for key, same_key in by_key.items():
             for form, repeated in _variants(key).items():
                 if form not in by_key:
-                    (repeated_of if repeated else variant_of)[form].extend(same_key)
+                    for entry in same_key:
+                        if repeated:
+                            repeated_of[form].append(entry)
+                        else:
+                            add_variant(form, entry)
             # Other spellings of a phrase's language, but not of the hyperbole and idioms that
             # lower a score: "i'm dying" (lol) is not "i am dying inside".
             for language in sorted({entry.language for entry in same_key}):
                 of_language = [entry for entry in same_key if entry.language == language and entry.weight >= 0]
                 for form in _spellings(key, language):
                     if form not in by_key:
-                        variant_of[form].extend(entry for entry in of_language if entry not in variant_of[form])
+                        for entry in of_language:
+                            add_variant(form, entry)
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         for key, same_key in by_key.items():
@@ -238,12 +258,12 @@ class Matcher:
                 if entry.category == CONTEXT:
                     continue
                 for form in _with_filler(key, fillers.get(entry.language, ())):
-                    if form not in by_key and entry not in variant_of[form]:
-                        variant_of[form].append(entry)
+                    if form not in by_key:
+                        add_variant(form, entry)
         self._automaton = ahocorasick.Automaton()
         for form in {**by_key, **variant_of, **repeated_of}:
-            entries = (*by_key.get(form, ()), *variant_of.get(form, ()))
-            repeated = tuple(entry for entry in repeated_of.get(form, ()) if entry not in entries)
+            entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())
+            repeated = tuple(entry for entry in repeated_of[form] if entry not in entries) if form in repeated_of else ()
             self._automaton.add_word(form, (len(form), entries, repeated))
         self._automaton.make_automaton()
         self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())

@@ -52,7 +52,7 @@ def summary(flags):
         # context lowers self-harm and violence, not an insult aimed at someone
         ("I want to die", "self_harm", "ideation", "critical", "i want to die"),
         ("i'm going to kill myself tonight", "self_harm", "active_planning", "critical", "going to kill myself tonight"),
-        ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself"),
+        ("I cut myself again", "self_harm", "behaviour", "critical", "cut myself again"),
         ("i really want to end it all", "self_harm", "ideation", "critical", "want to end it all"),
         ("everyone would be happier without me", "self_harm", "ideation", "high", "happier without me"),
         ("suicide is on my mind again", "self_harm", "ideation", "medium", "suicide"),  # near a first person

@@ -96,14 +96,21 @@ _CHAT_SPELLINGS = {
     "en": {"you": ("u",), "your": ("ur",), "you're": ("ur",), "yourself": ("urself",), "are": ("r",),
            "want to": ("wanna",), "going to": ("gonna",), "got to": ("gotta",), "trying to": ("tryna",),
            "i'm going to": ("imma", "ima"), "because": ("cuz", "bc"), "kind of": ("kinda",),
-           "don't know": ("dunno",), "give me": ("gimme",), "let me": ("lemme",), "people": ("ppl",),
-           "please": ("pls", "plz")},
+           "don't know": ("dunno",), "i don't know": ("idk",), "give me": ("gimme",), "let me": ("lemme",),
+           "people": ("ppl",), "please": ("pls", "plz"), "tomorrow": ("tmrw", "tmr", "2morrow"),
+           "tonight": ("tonite", "2nite"), "right now": ("rn",), "someone": ("some1", "sum1"),
+           "everyone": ("every1",), "something": ("smth", "sth"), "before": ("b4",), "about": ("abt",),
+           "account": ("acc", "acct"), "picture": ("pic",), "pictures": ("pics",), "message": ("msg",),
+           "messages": ("msgs",), "really": ("rly",), "for real": ("fr",), "you all": ("yall",)},
     "es": {"que": ("q",), "porque": ("xq", "pq"), "por qué": ("xq", "pq"), "también": ("tb",),
-           "por favor": ("porfa",)},
+           "por favor": ("porfa",), "de verdad": ("dvd",), "mañana": ("mñn",)},
     "pt": {"você": ("vc",), "vocês": ("vcs",), "que": ("q",), "porque": ("pq",), "por que": ("pq",),
-           "também": ("tb",)},
+           "também": ("tb",), "de novo": ("dnv",), "muito": ("mt", "mto"), "tudo": ("td",),
+           "mesmo": ("msm",), "hoje": ("hj",)},
 }
-"""Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo"."""
+"""Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo".
+Not one or two letters that are a word or a cue of another language: a cue counts in every
+language, and Portuguese "n" (não) is English "n" (and), Dutch "k" (ik) an English "k" (ok)."""
 _WRITTEN_OUT = {
     "en": {"what's": "what is", "i'm": "i am", "don't": "do not", "can't": "cannot", "won't": "will not",
            "it's": "it is", "you're": "you are", "i've": "i have", "that's": "that is", "there's": "there is",

@@ -494,6 +494,9 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
         ("no tengo nada por lo q vivir", "self_harm", "no tengo nada por lo que vivir", "no tengo nada por lo q vivir"),
         ("tomara q vc morra", "bullying", "tomara que você morra", "tomara q vc morra"),
         ("ninguém gosta de vc", "bullying", "ninguém gosta de você", "ninguém gosta de vc"),
+        ("im gonna kill myself tonite", "self_harm", "going to kill myself tonight", "gonna kill myself tonite"),
+        ("i wont be here tmrw. goodbye everyone", "self_harm", "won't be here tomorrow", "wont be here tmrw"),
+        ("follow my new acc", "impersonation", "follow my new account", "follow my new acc"),  # "I'm her, ..."
     ],
 )
 def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, highlighted):

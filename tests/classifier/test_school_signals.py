@@ -100,7 +100,6 @@ def test_flags(packaged, post, category, subcategory, severity):
         ("one day everyone will know my name", "violence"),  # 0.5: not alone
         ("he was gonna kill him self because i wasnt answering", "violence"),
         ("the official account of the Lakers posted the schedule", "impersonation"),  # no school near
-        ("follow my new acc, old one got deleted", "impersonation"),
         ("my finsta is private", "impersonation"),
         ("we made a fake volcano for science", "impersonation"),  # 0.6: not alone
         ("he was posing as a statue for the art class photo", "impersonation"),  # 0.5: not alone

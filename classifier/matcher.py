@@ -33,6 +33,7 @@ import functools
 import math
 import pathlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
@@ -220,7 +221,8 @@ class Matcher:
     """Every lexicon phrase and cue in one Aho-Corasick automaton, built once.
 
     Besides each phrase and its ``_variants``, the automaton holds the phrase with one filler
-    of its language between two of its words ("i just want to die"), mapped to the phrase."""
+    of its language between two of its words ("i just want to die"), mapped to the phrase;
+    not an idiom, which is said as it is written."""
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
@@ -262,7 +264,7 @@ class Matcher:
             if " " not in key:
                 continue
             for entry in same_key:
-                if entry.category == CONTEXT:
+                if entry.category == CONTEXT or entry.rules.idiom:  # an idiom is said as it is
                     continue
                 for form in _with_filler(key, fillers.get(entry.language, ())):
                     if form not in by_key:
@@ -288,6 +290,28 @@ class Matcher:
             if repeated and _collapsed(norm, start, end):
                 found += [_Hit(start, end, entry) for entry in repeated]
         return found
+
+
+_MATCHERS: collections.OrderedDict[tuple[str, frozenset[str]], Matcher] = collections.OrderedDict()
+_MATCHERS_KEPT = 2
+"""Matchers built last, by lexicon version and roster: building one takes seconds, and a
+process that loads the same lexicon again (a classifier per configuration, a roster set
+back) reuses it. A matcher is never changed once built."""
+_MATCHERS_LOCK = threading.Lock()
+
+
+def _matcher_for(lexicon: Lexicon, roster: frozenset[str]) -> Matcher:
+    key = (lexicon.version, roster)
+    with _MATCHERS_LOCK:
+        matcher = _MATCHERS.get(key)
+        if matcher is None:
+            matcher = Matcher([*lexicon.entries, *_roster_entries(sorted(roster))])
+            _MATCHERS[key] = matcher
+            while len(_MATCHERS) > _MATCHERS_KEPT:
+                _MATCHERS.popitem(last=False)
+        else:
+            _MATCHERS.move_to_end(key)
+        return matcher
 
 
 def _collapsed(norm: Normalized, start: int, end: int) -> bool:
@@ -351,7 +375,7 @@ class Classifier:
         self._last_pii: tuple[str, list[pii.Span]] = ("", [])
         """The text classify() last searched for personal information whole, and what it found:
         the pipeline redacts the text it has just classified."""
-        self._matcher = Matcher(lexicon.entries)
+        self._matcher = _matcher_for(lexicon, frozenset())
         self._suppressions: tuple[Suppression, ...] = ()
         self._suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]] = {}
         self.set_suppressions(suppressions)
@@ -382,7 +406,7 @@ class Classifier:
         if roster == self._roster:
             return False
         self._roster = roster
-        self._matcher = Matcher([*self._lexicon.entries, *_roster_entries(sorted(roster))])
+        self._matcher = _matcher_for(self._lexicon, roster)
         return True
 
     def set_suppressions(self, suppressions: Iterable[Suppression]) -> bool:

@@ -586,6 +586,16 @@ def test_an_unknown_category_in_thresholds_is_refused():
         Classifier.load(thresholds={"selfharm": 1.0})
 
 
+def test_classifiers_of_the_same_lexicon_and_roster_share_one_matcher(tmp_path):
+    first, second = Classifier.load(), Classifier.load(threshold=0.5, thresholds={"pii": 2.0})
+    assert second._matcher is first._matcher  # thresholds are not the matcher's
+    other = classifier_with(tmp_path, ["die,self_harm,ideation,high,1.0,en,"])
+    assert other._matcher is not first._matcher  # another lexicon, another version
+    first.set_roster(["Jordan Smith"])
+    assert first._matcher is not second._matcher
+    assert summary(second.classify("Jordan Smith so stupid")) == []  # the other's roster is its own
+
+
 def test_a_roster_feeds_targets_and_impersonation_and_is_rebuilt_only_when_it_changes():
     clf = Classifier.load()
     assert summary(clf.classify("Jordan Smith so stupid")) == []

@@ -272,7 +272,8 @@ class Matcher:
         self._automaton = ahocorasick.Automaton()
         for form in {**by_key, **variant_of, **repeated_of}:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())
-            repeated = tuple(entry for entry in repeated_of[form] if entry not in entries) if form in repeated_of else ()
+            only_repeated = repeated_of.get(form, ())
+            repeated = tuple(entry for entry in only_repeated if entry not in entries) if only_repeated else ()
             self._automaton.add_word(form, (len(form), entries, repeated))
         self._automaton.make_automaton()
         self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())
@@ -530,7 +531,8 @@ class Classifier:
 
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
                contexts: dict[str, list[_Hit]], tokens: _Tokens, quotes: list[int], text: str,
-               norm: Normalized, age_band: str | None, suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
+               norm: Normalized, age_band: str | None,
+               suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
         # A phrase whose target or near rule does not hold is as if absent: it hides none of
         # the phrases it overlaps ("are stupid" with no group near still leaves "stupid").
         ruled = {hit: _apply_rules(hit, markers, tokens, norm, suppressed) for hit in hits}

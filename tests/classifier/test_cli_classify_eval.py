@@ -128,7 +128,8 @@ def test_eval_measures_the_school_posts_per_category_with_recall_per_language(tm
     assert status == 0
     bullying = next(line for line in out.splitlines() if line.startswith("| school_posts_bullying "))
     # the test half: 4 positives, 3 flagged (en 2 of 3, es 1 of 1); 2 negatives, none flagged
-    assert bullying.split(" | ")[1:8] == ["bullying", "6", "1.000", "0.750", "0.857", "0.000", "recall en 0.67, es 1.00"]
+    assert bullying.split(" | ")[1:8] == ["bullying", "6", "1.000", "0.750", "0.857", "0.000",
+                                          "recall en 0.67, es 1.00"]
     self_harm = next(line for line in out.splitlines() if line.startswith("| school_posts_self_harm "))
     assert self_harm.split(" | ")[1:8] == ["self_harm", "6", "1.000", "1.000", "1.000", "0.000", "recall en 1.00"]
 

@@ -244,12 +244,13 @@ class Matcher:
 
         for key, same_key in by_key.items():
             for form, repeated in _variants(key).items():
-                if form not in by_key:
+                if form in by_key:
+                    continue
+                if repeated:
+                    repeated_of[form].extend(same_key)
+                else:
                     for entry in same_key:
-                        if repeated:
-                            repeated_of[form].append(entry)
-                        else:
-                            add_variant(form, entry)
+                        add_variant(form, entry)
             # Other spellings of a phrase's language, but not of the hyperbole and idioms that
             # lower a score: "i'm dying" (lol) is not "i am dying inside".
             for language in sorted({entry.language for entry in same_key}):

@@ -2,11 +2,12 @@
 
 - full:  ``Classifier.classify(text)``: normalization + matching + rules + scoring +
          personal-information detection, on the raw text;
-- raw:   pyahocorasick ``automaton.iter(text)`` with the classifier's own automaton, over
-         the *already normalized* texts (the practical limit of any Aho-Corasick design);
+- raw:   pyahocorasick ``automaton.iter(text)`` with the classifier's own automaton, once, over
+         the *already normalized* texts (the practical limit of any Aho-Corasick design; the
+         classifier runs it a second time over a text with a filler word, without its fillers);
 - regex: one compiled regular expression, an alternation of the same phrases on word
-         boundaries, each with an optional filler group between its words (as the automaton
-         holds each phrase with one filler), ``findall`` over the same normalized texts (the
+         boundaries, each with an optional filler group between its words (as the matcher
+         finds each phrase with one filler), ``findall`` over the same normalized texts (the
          naive alternative).
 
 Lexicon: the packaged lexicons plus a generated roster of student and staff names
@@ -157,7 +158,7 @@ def main() -> None:
 
     print(f"texts: {len(texts):,} from {source}, {megabytes:.2f} MB, mean {sum(map(len, texts)) / len(texts):.0f} chars")
     print(f"phrases: {len(phrases):,} ({lexicon_rows} lexicon rows, variants, and {args.names} generated roster "
-          f"names x 11); {len(keys):,} automaton keys with the forms with a filler; lexicon {classifier.lexicon_version}")
+          f"names x 11); {len(keys):,} automaton keys; lexicon {classifier.lexicon_version}")
     print(line("full   Classifier.classify (normalize+match+score+pii)", full))
     print(line("raw    pyahocorasick iter over normalized text", raw_time))
     print(line("regex  alternation of the same phrases, findall", regex_time))

@@ -220,9 +220,10 @@ class _Hit(NamedTuple):
 class Matcher:
     """Every lexicon phrase and cue in one Aho-Corasick automaton, built once.
 
-    Besides each phrase and its ``_variants``, the automaton holds the phrase with one filler
-    of its language between two of its words ("i just want to die"), mapped to the phrase;
-    not an idiom, which is said as it is written."""
+    A phrase is also found with one filler of its language between two of its words ("i just
+    want to die"); not an idiom, which is said as it is written. The automaton runs a second
+    time over a text without its fillers (``_find_past_fillers``); a phrase that holds a filler
+    word itself is held with its filler forms instead."""
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
@@ -261,12 +262,21 @@ class Matcher:
                             add_variant(form, entry)
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
+        all_fillers = {filler for of_language in fillers.values() for filler in of_language}
+        fillable: dict[str, tuple[Entry, ...]] = {}  # key -> its entries that a filler may split
         for key, same_key in by_key.items():
             if " " not in key:
                 continue
-            for entry in same_key:
-                if entry.category == CONTEXT or entry.rules.idiom:  # an idiom is said as it is
-                    continue
+            # An idiom is said as it is written; a cue qualifies what is around it.
+            splittable = tuple(entry for entry in same_key if entry.category != CONTEXT and not entry.rules.idiom)
+            if not splittable:
+                continue
+            if not any(f" {filler} " in f" {key} " for filler in all_fillers):
+                fillable[key] = splittable
+                continue
+            # A phrase with a filler word of its own ("so done with life") is not found where
+            # fillers are skipped: its forms with a filler are keys of the automaton.
+            for entry in splittable:
                 for form in _with_filler(key, fillers.get(entry.language, ())):
                     if form not in by_key:
                         add_variant(form, entry)
@@ -275,8 +285,14 @@ class Matcher:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())
             only_repeated = repeated_of.get(form, ())
             repeated = tuple(entry for entry in only_repeated if entry not in entries) if only_repeated else ()
-            self._automaton.add_word(form, (len(form), entries, repeated))
+            self._automaton.add_word(form, (len(form), entries, repeated, fillable.get(form, ())))
         self._automaton.make_automaton()
+        self._keys = frozenset(by_key)
+        self._fillers = {language: frozenset(of_language) for language, of_language in fillers.items()}
+        # A filler between two words: preceded by a space, followed by one (longest first:
+        # "de verdade" before "de verdad").
+        self._filler = re.compile("(?<= )(?:" + "|".join(map(re.escape, sorted(all_fillers, key=len, reverse=True)))
+                                  + ") ") if all_fillers else None
         self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())
 
     def find(self, norm: Normalized) -> list[_Hit]:
@@ -284,14 +300,54 @@ class Matcher:
         text = norm.text
         size = len(text)
         found = []
-        for last, (length, entries, repeated) in self._automaton.iter(text):
+        for last, (length, entries, repeated, _) in self._automaton.iter(text):
             start, end = last - length + 1, last + 1
             if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
                 continue
             found += [_Hit(start, end, entry) for entry in entries]
             if repeated and _collapsed(norm, start, end):
                 found += [_Hit(start, end, entry) for entry in repeated]
+        if self._filler is not None:
+            found += self._find_past_fillers(text)
         return found
+
+    def _find_past_fillers(self, text: str) -> list[_Hit]:
+        """The phrases found with exactly one filler of their language between two of their
+        words ("i *really* want to die"): matched in the text without its fillers, each mapped
+        back to the text."""
+        skipped: list[str] = []  # each filler, with its space
+        points: list[int] = []  # where each filler was, in the text without them
+        shifts: list[int] = []  # characters skipped up to and including each filler
+        parts: list[str] = []
+        kept_from = 0
+        for found in self._filler.finditer(text):
+            skipped.append(found.group())
+            points.append(found.start() - (shifts[-1] if shifts else 0))
+            shifts.append((shifts[-1] if shifts else 0) + len(found.group()))
+            parts.append(text[kept_from:found.start()])
+            kept_from = found.end()
+        if not skipped:
+            return []
+        parts.append(text[kept_from:])
+        without = "".join(parts)
+        size = len(text)
+        hits = []
+        for last, (length, _, _, fillable) in self._automaton.iter(without):
+            if not fillable:
+                continue
+            start, end = last - length + 1, last + 1
+            first = bisect.bisect_right(points, start)  # the fillers after the phrase's first character
+            if first >= len(points) or points[first] >= end or (first + 1 < len(points) and points[first + 1] < end):
+                continue  # none inside, or more than one
+            start += shifts[first - 1] if first else 0
+            end += shifts[first]
+            if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
+                continue
+            if text[start:end] in self._keys:  # a phrase of its own, with its own rows
+                continue
+            filler = skipped[first][:-1]
+            hits += [_Hit(start, end, entry) for entry in fillable if filler in self._fillers.get(entry.language, ())]
+        return hits
 
 
 _MATCHERS: collections.OrderedDict[tuple[str, frozenset[str]], Matcher] = collections.OrderedDict()

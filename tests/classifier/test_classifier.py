@@ -5,10 +5,12 @@ import re
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from socialwatch.classifier import MAX_TEXT_CHARS, Classifier, Flag, Match, matcher
+from socialwatch.classifier.lexicon import load_lexicon
 from socialwatch.classifier.matcher import PACKAGED_LEXICONS
+from socialwatch.classifier.normalize import normalize
 
 HEADER = "phrase,category,subcategory,severity,weight,language,rules\n"
 
@@ -438,8 +440,12 @@ def test_a_longer_phrase_whose_rule_does_not_hold_hides_nothing(tmp_path):
 FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
            "dying of laughter,self_harm,ideation,low,-1.0,en,",
            "dying,self_harm,ideation,medium,1.0,en,",
+           "so done with life,self_harm,ideation,high,1.0,en,",
+           "end it really soon,self_harm,active_planning,critical,1.0,en,",
+           "end it soon,self_harm,ideation,medium,1.0,en,",
            "just,context,filler,low,0,en,",
            "really,context,filler,low,0,en,",
+           "so,context,filler,low,0,en,",
            "not,context,negation,low,0,en,"]
 
 
@@ -453,6 +459,11 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
         ("i do not really want to die", [], None),  # a negation before it still cancels it
         ("just", [], None),  # a filler alone is never a match
         ("really dying", ["dying"], "dying"),  # nor part of one at either end
+        ("just so you know, i really want to die. really", ["i want to die"], "i really want to die"),
+        ("i'm so just done with life", ["so done with life"], "so just done with life"),  # a phrase with a filler word
+        ("i'm so done really with life", ["so done with life"], "so done really with life"),
+        ("i wanna really die", [], None),  # another spelling takes no filler
+        ("i will end it really soon", ["end it really soon"], "end it really soon"),  # a phrase of its own
     ],
 )
 def test_a_filler_may_stand_between_two_words_of_a_phrase(tmp_path, post, phrases, highlighted):
@@ -461,6 +472,69 @@ def test_a_filler_may_stand_between_two_words_of_a_phrase(tmp_path, post, phrase
     assert [m.phrase for f in flags for m in f.matches] == phrases
     if highlighted:
         assert post[flags[0].matches[0].start:flags[0].matches[0].end] == highlighted
+
+
+SKIPPING = ["end it now,self_harm,ideation,high,1.0,en,", "end it,self_harm,ideation,medium,0.5,en,",
+            "end it just now,self_harm,active_planning,critical,1.0,en,",  # a phrase of its own
+            "so done,self_harm,ideation,low,0.5,en,",  # holds a filler word
+            "hate my life,self_harm,ideation,medium,1.0,en,", "my life is over,self_harm,ideation,high,1.0,en,",
+            "end it in style,self_harm,ideation,low,0,en,idiom",
+            "just,context,filler,low,0,en,", "really,context,filler,low,0,en,", "so,context,filler,low,0,en,"]
+SKIPPING_ES = ["quiero morir,self_harm,ideation,critical,1.0,es,", "de verdad,context,filler,low,0,es,",
+               "ya,context,filler,low,0,es,"]
+SKIPPING_FILLERS = ["just", "really", "so", "de verdad", "ya"]
+
+
+@st.composite
+def phrases_with_fillers(draw):
+    """A post of words and phrases of SKIPPING and SKIPPING_ES, with fillers slipped in anywhere."""
+    phrases = [row.split(",")[0] for row in SKIPPING + SKIPPING_ES if ",context," not in row]
+    words = []
+    for _ in range(draw(st.integers(0, 4))):
+        chunk = draw(st.sampled_from(phrases + ["lol", "de", "verdad"])).split(" ")
+        for _ in range(draw(st.integers(0, 2))):
+            chunk.insert(draw(st.integers(0, len(chunk))), draw(st.sampled_from(SKIPPING_FILLERS)))
+        words += chunk
+    return " ".join(words)
+
+
+def _every_form_with_one_filler(rows):
+    """The matcher's specification as a naive list: each phrase as written, without its spaces,
+    and (not an idiom) with one filler of its language between two of its words, unless that
+    form is a phrase of its own."""
+    rows = [row.split(",") for row in rows]
+    keys = {row[0] for row in rows if row[1] != "context"}
+    fillers = [(row[0], row[5]) for row in rows if row[2] == "filler"]
+    forms = []
+    for phrase, category, *_, language, rules in rows:
+        if category == "context":
+            continue
+        forms += [(phrase, phrase), (phrase.replace(" ", ""), phrase)]
+        words = phrase.split(" ")
+        if rules != "idiom":
+            forms += [(form, phrase) for gap in range(1, len(words)) for filler, of in fillers if of == language
+                      for form in [" ".join([*words[:gap], filler, *words[gap:]])] if form not in keys]
+    return forms
+
+
+@pytest.fixture(scope="module")
+def skipping_matcher(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("skipping")
+    (directory / "en.csv").write_text(HEADER + "".join(row + "\n" for row in SKIPPING), encoding="utf-8")
+    (directory / "es.csv").write_text(HEADER + "".join(row + "\n" for row in SKIPPING_ES), encoding="utf-8")
+    (directory / "identity_terms.txt").write_text("gay\n", encoding="utf-8")
+    return matcher.Matcher(load_lexicon(directory).entries)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=phrases_with_fillers())
+def test_fillers_are_skipped_exactly_as_if_every_form_with_one_filler_were_listed(skipping_matcher, text):
+    found = {(hit.start, hit.end, hit.entry.phrase)
+             for hit in skipping_matcher.find(normalize(text)) if hit.entry.category != "context"}
+    # No form here can overlap a copy of itself, which re.finditer would not report.
+    expected = {(m.start(), m.end(), phrase) for form, phrase in _every_form_with_one_filler(SKIPPING + SKIPPING_ES)
+                for m in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text)}
+    assert found == expected
 
 
 def test_fillers_are_of_one_language(tmp_path):

@@ -84,6 +84,9 @@ _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 # The end of a sentence in the original text (normalization joins lines): punctuation before
 # a space or the end, or a line break; not the "." of "3.5" or "youtube.com", nor "k!ll".
 _SENTENCE_END = re.compile(r"[.!?\u2026]+(?:\s|$)|\n")
+# Where a negation's reach ends in normalized text: "não aguento mais, quero me matar" is not
+# "não ... quero me matar".
+_CLAUSE_PUNCTUATION = re.compile(r"[,;:.!?]")
 
 
 _CONTRACTIONS = ("don't can't won't didn't doesn't isn't wasn't aren't weren't couldn't wouldn't shouldn't "
@@ -574,6 +577,9 @@ class Classifier:
                     contexts[entry.phrase].append(hit)
         if "@" in norm.text:
             markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
+        denials = markers.get("negation", [])  # every negation cue: "no es broma" denies a joke
+        if denials:
+            markers["negation"] = _negating(denials, hits)
         tokens = _Tokens(norm.text)
         quotes = [m.start() for m in _QUOTES.finditer(norm.text)]
         suppressing = self._suppressing
@@ -581,7 +587,7 @@ class Classifier:
         flags = []
         for category in reachable:
             flag = self._score(category, signals[category], markers, contexts, tokens, quotes, text, norm, age_band,
-                               suppressed)
+                               suppressed, denials)
             if flag is not None:
                 flags.append(flag)
         return flags
@@ -589,7 +595,7 @@ class Classifier:
     def _score(self, category: str, hits: list[_Hit], markers: dict[str, list[_Hit]],
                contexts: dict[str, list[_Hit]], tokens: _Tokens, quotes: list[int], text: str,
                norm: Normalized, age_band: str | None,
-               suppressed: dict[tuple[str, str], str] | None = None) -> Flag | None:
+               suppressed: dict[tuple[str, str], str] | None = None, denials: list[_Hit] = ()) -> Flag | None:
         # A phrase whose target or near rule does not hold is as if absent: it hides none of
         # the phrases it overlaps ("are stupid" with no group near still leaves "stupid").
         ruled = {hit: _apply_rules(hit, markers, tokens, norm, suppressed) for hit in hits}
@@ -621,9 +627,10 @@ class Classifier:
             return None
         lowering = [cues[0].entry for cues in contexts.values()
                     if category in (cues[0].entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)
-                    and (cues[0].entry.subcategory not in TOPIC_KINDS
-                         or any(_about(cue, hit, tokens, text, norm) for cue in cues for hit, weight, _ in weighed
-                                if weight > 0))]
+                    and (any(_about(cue, hit, tokens, text, norm) for cue in cues for hit, weight, _ in weighed
+                             if weight > 0) if cues[0].entry.subcategory in TOPIC_KINDS
+                         else cues[0].entry.subcategory != "joke" or not all(
+                             _denied(cue, denials, tokens, norm.text) for cue in cues))]
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha"), but never hides it: its severity drops one level.
@@ -698,13 +705,39 @@ def _apply_rules(hit: _Hit, markers: dict[str, list[_Hit]], tokens: _Tokens, nor
         if near is None:
             return 0.0, [*fired, f"after {kind}: none within {window} tokens before"], True
         fired.append(f'after {kind}: "{norm.text[near.start:near.end]}"')
-    if rules.negatable:
-        clauses = markers.get("clause", ())
-        for negation in markers.get("negation", ()):
-            if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
-                    and not any(negation.end <= clause.start <= hit.start for clause in clauses)):
-                return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"'], False
+    if rules.negatable and (negation := _negation_of(hit, markers.get("negation", ()), markers, tokens,
+                                                     norm.text)) is not None:
+        return 0.0, [*fired, f'negated by "{norm.text[negation.start:negation.end]}"'], False
     return weight, fired, False
+
+
+def _denied(joke: _Hit, negations: Iterable[_Hit], tokens: _Tokens, text: str) -> bool:
+    """Whether a joke cue is denied: a negation at most one word before it ("no es broma",
+    "geen grapje", "não é brincadeira"); a joke denied lowers nothing."""
+    return any(negation.end <= joke.start and tokens.distance(negation, joke) <= 1
+               and _CLAUSE_PUNCTUATION.search(text, negation.end, joke.start) is None for negation in negations)
+
+
+def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_Hit]], tokens: _Tokens,
+                 text: str) -> _Hit | None:
+    """Of ``negations``, the one that cancels ``hit``: at most ``NEGATION_WINDOW`` tokens before
+    it, with no clause cue and no clause punctuation between; None when there is none."""
+    clauses = markers.get("clause", ())
+    for negation in negations:
+        if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
+                and not any(negation.end <= clause.start <= hit.start for clause in clauses)
+                and _CLAUSE_PUNCTUATION.search(text, negation.end, hit.start) is None):
+            return negation
+    return None
+
+
+def _negating(negations: list[_Hit], hits: list[_Hit]) -> list[_Hit]:
+    """The negation cues that may cancel a phrase: not those inside a longer signal phrase,
+    whose own words they are ("não aguento mais", "ik kan niet meer" negate nothing after them)."""
+    phrases = [hit for hit in hits if hit.entry.category != CONTEXT and hit.entry.weight > 0]
+    return [negation for negation in negations
+            if not any(hit.start <= negation.start and negation.end <= hit.end
+                       and hit.end - hit.start > negation.end - negation.start for hit in phrases)]
 
 
 def _suppressed(signals: dict[str, list[_Hit]], suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]],

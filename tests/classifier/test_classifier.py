@@ -286,10 +286,44 @@ def test_context_rules(tmp_path, post, score, rule):
         ("i'm not going to kill myself, don't worry", False),
         ("no quiero morir", False),
         ("no puedo dormir pero quiero morir", True),
+        ("no puedo dormir, quiero morir", True),  # ... nor past a comma
+        ("não consigo dormir. quero morrer", True),  # ... or the end of a sentence
+        ("ik slaap niet; ik wil dood", True),
+        ("não quero morrer", False),
+        ("ik wil niet dood", False),
     ],
 )
 def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, flagged):
     assert bool([f for f in packaged.classify(post) if f.category == "self_harm"]) is flagged
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "não aguento mais, quero me matar",
+        "nao aguento mais quero me matar",  # "não" is a word of "não aguento mais"
+        "ik kan niet meer ik wil dood",  # "niet" of "ik kan niet meer"
+        "ya no aguanto más me quiero morir",
+    ],
+)
+def test_a_negation_that_is_a_word_of_a_distress_phrase_negates_nothing_after_it(packaged, post):
+    (flag,) = [f for f in packaged.classify(post) if f.category == "self_harm"]
+    assert flag.severity == "critical"
+    assert not any("negated" in match.rules for match in flag.matches)
+
+
+@pytest.mark.parametrize(
+    ("post", "severity"),
+    [
+        ("no es broma, me quiero morir", "critical"),  # a joke denied lowers nothing
+        ("não é brincadeira eu quero morrer", "critical"),
+        ("geen grapje, ik wil dood", "critical"),
+        ("es broma, me quiero morir", None),  # a joke lowers the score under the threshold
+        ("i didnt sleep lol i want to die", None),  # a negation three words before "lol" denies nothing
+    ],
+)
+def test_a_joke_denied_does_not_lower_a_signal(packaged, post, severity):
+    assert [f.severity for f in packaged.classify(post) if f.category == "self_harm"] == ([severity] if severity else [])
 
 
 def test_of_the_rows_of_one_phrase_the_one_that_holds_and_weighs_most_counts(tmp_path):

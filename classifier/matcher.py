@@ -98,33 +98,42 @@ _SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTION
 
 _CHAT_SPELLINGS = {
     "en": {"you": ("u",), "your": ("ur",), "you're": ("ur",), "yourself": ("urself",), "are": ("r",),
-           "want to": ("wanna",), "going to": ("gonna",), "got to": ("gotta",), "trying to": ("tryna",),
+           "want to": ("wanna",), "going to": ("gonna", "finna"), "got to": ("gotta",), "trying to": ("tryna",),
            "i'm going to": ("imma", "ima"), "because": ("cuz", "bc"), "kind of": ("kinda",),
            "don't know": ("dunno",), "i don't know": ("idk",), "give me": ("gimme",), "let me": ("lemme",),
            "people": ("ppl",), "please": ("pls", "plz"), "tomorrow": ("tmrw", "tmr", "2morrow"),
            "tonight": ("tonite", "2nite"), "right now": ("rn",), "someone": ("some1", "sum1"),
            "everyone": ("every1",), "something": ("smth", "sth"), "before": ("b4",), "about": ("abt",),
            "account": ("acc", "acct"), "picture": ("pic",), "pictures": ("pics",), "message": ("msg",),
-           "messages": ("msgs",), "really": ("rly",), "for real": ("fr",), "you all": ("yall",)},
-    "es": {"que": ("q",), "porque": ("xq", "pq"), "por qué": ("xq", "pq"), "también": ("tb",),
-           "por favor": ("porfa",), "de verdad": ("dvd",), "mañana": ("mñn",)},
+           "messages": ("msgs",), "really": ("rly",), "for real": ("fr",), "you all": ("yall",),
+           "about to": ("boutta", "bout to")},
+    "es": {"que": ("q", "k", "ke"), "porque": ("xq", "pq"), "por qué": ("xq", "pq"), "también": ("tb", "tmb"),
+           "por favor": ("porfa",), "de verdad": ("dvd",), "mañana": ("mñn",), "por": ("x",),
+           "quiero": ("kiero",), "quieres": ("kieres",), "para": ("pa",), "nada": ("nd",)},
     "pt": {"você": ("vc",), "vocês": ("vcs",), "que": ("q",), "porque": ("pq",), "por que": ("pq",),
            "também": ("tb",), "de novo": ("dnv",), "muito": ("mt", "mto"), "tudo": ("td",),
-           "mesmo": ("msm",), "hoje": ("hj",)},
+           "mesmo": ("msm",), "hoje": ("hj",), "não": ("n",), "para": ("pra",), "está": ("ta",),
+           "estou": ("to", "tou"), "comigo": ("cmg",), "ninguém": ("ngm",), "quando": ("qnd",)},
+    "nl": {"ik": ("k",), "mijn": ("mn",), "het": ("t",), "niet": ("nie",), "wat": ("wa",),
+           "jij": ("je",), "jou": ("je",), "niemand": ("nmd",)},
 }
-"""Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo".
-Not one or two letters that are a word or a cue of another language: a cue counts in every
-language, and Portuguese "n" (não) is English "n" (and), Dutch "k" (ik) an English "k" (ok)."""
+"""Words as they are typed in chat, per language: "nobody likes u", "i wanna end it", "vc é lixo",
+"n aguento mais", "k wil dood". A context cue takes no spelling of one or two letters alone:
+a cue counts in every language, and Portuguese "n" (não) is English "n" (and), Dutch "k"
+(ik) an English "k" (ok)."""
 _WRITTEN_OUT = {
     "en": {"what's": "what is", "i'm": "i am", "don't": "do not", "can't": "cannot", "won't": "will not",
            "it's": "it is", "you're": "you are", "i've": "i have", "that's": "that is", "there's": "there is",
            "doesn't": "does not", "didn't": "did not", "isn't": "is not", "wasn't": "was not",
            "haven't": "have not", "couldn't": "could not", "wouldn't": "would not", "shouldn't": "should not",
-           "they're": "they are"},
+           "they're": "they are", "i'll": "i will", "i'd": "i would", "we're": "we are",
+           "someone's": "someone is", "you'll": "you will", "they'll": "they will"},
 }
 """Contractions and how they are written out, both ways ("what is the point of living", "i'm
-worthless" for "i am worthless"); not "i'll", "i'd" or "we're", which without an apostrophe
-are other words (ill, id, were)."""
+worthless" for "i am worthless", "i will kill you" for "i'll kill you"). Without an apostrophe
+"i'll", "i'd" and "we're" are other words (ill, id, were), but only inside a listed phrase,
+where they can mean nothing else ("ill kill you"); not "we'll", "he'll", "she'll" (well,
+hell, shell), which are words on their own."""
 
 
 def _spellings_table() -> dict[str, dict[str, tuple[str, ...]]]:
@@ -260,8 +269,12 @@ class Matcher:
             for language in sorted({entry.language for entry in same_key}):
                 of_language = [entry for entry in same_key if entry.language == language and entry.weight >= 0]
                 for form in _spellings(key, language):
-                    if form not in by_key:
-                        for entry in of_language:
+                    if form in by_key:
+                        continue
+                    for entry in of_language:
+                        # A cue counts in every language: one or two letters alone would fire
+                        # on another's text (Portuguese "n" for "não" is English "n", "and").
+                        if entry.category != CONTEXT or " " in form or len(form) > 2:
                             add_variant(form, entry)
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}

@@ -605,12 +605,24 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
         ("im gonna kill myself tonite", "self_harm", "going to kill myself tonight", "gonna kill myself tonite"),
         ("i wont be here tmrw. goodbye everyone", "self_harm", "won't be here tomorrow", "wont be here tmrw"),
         ("follow my new acc", "impersonation", "follow my new account", "follow my new acc"),  # "I'm her, ..."
+        ("n aguento mais, quero morrer", "self_harm", "não aguento mais", "n aguento mais"),
+        ("to cansada de viver", "self_harm", "cansada de viver", "cansada de viver"),
+        ("k wil dood", "self_harm", "ik wil dood", "k wil dood"),
+        ("ik zie t niet meer zitten, ik wil dood", "self_harm", "ik zie het niet meer zitten", "ik zie t niet meer zitten"),
+        ("we finna jump him after school", "violence", "going to jump him", "finna jump him"),
     ],
 )
 def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, highlighted):
     flag = next(f for f in packaged.classify(post) if f.category == category)
     match = next(m for m in flag.matches if m.phrase == phrase)
     assert post[match.start:match.end] == highlighted
+
+
+def test_a_cue_takes_no_chat_spelling_of_one_or_two_letters():
+    # Portuguese "n" (não) is English "n" (and): the negation cue "não" is not spelled "n" ...
+    (flag,) = Classifier.load(threshold=0.5).classify("so tired n wanna die")
+    assert [m.phrase for m in flag.matches] == ["wanna die"] and "negated" not in flag.explanation
+    # ... while a phrase holding "não" is: "n aguento mais" (above).
 
 
 @pytest.mark.parametrize(
@@ -621,6 +633,8 @@ def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, hig
         ("i m suicidal", "i'm suicidal"),
         ("what is the point of living", "what's the point of living"),  # written out
         ("i cannot go on anymore", "can't go on anymore"),
+        ("ill kill you tomorrow", "i'll kill you"),  # "i'll" without its apostrophe, inside a phrase
+        ("i will kill you", "i will kill you"),
     ],
 )
 def test_a_phrase_matches_with_its_contractions_stripped_written_out_or_in(packaged, post, phrase):

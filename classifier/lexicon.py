@@ -70,6 +70,10 @@ CONTEXT_KINDS = MARKER_KINDS | TOPIC_KINDS | {FILLER, "hyperbole", "joke"}
 of each category matched: topics near the match, hyperbole and jokes anywhere in the text (a
 laugh sets the tone of the whole post)."""
 
+SLOT = re.compile(r"(?<![^\W_]|\*)\*(?![^\W_]|\*)")
+"""A ``*`` standing alone in a phrase (not inside a word, as in "sl*t" or "n****r"): one word there, a
+name or a pronoun ("everyone unfollow *", "anti-* page", "nodig * niet uit")."""
+
 COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language", "rules")
 """The header every lexicon CSV file starts with."""
 
@@ -285,6 +289,9 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
     if _trim_to_alphanumeric(key) in identity_terms and (category, subcategory) != (CONTEXT, "group"):
         raise fail("phrase", f"{phrase!r} is an identity term ({IDENTITY_TERMS_FILE}); "
                              "an identity term alone must never raise a flag")
+    slots = [found.start() for found in SLOT.finditer(key)]
+    if slots and (len(slots) > 1 or category == CONTEXT or not any(c.isalnum() for c in key[:slots[0]])):
+        raise fail("phrase", f"{phrase!r}: a phrase of a flag category may hold one slot (*), after a word")
     known = {**CATEGORIES, CONTEXT: CONTEXT_KINDS}
     if category not in known:
         raise fail("category", f"unknown category {category!r}; known: {', '.join(sorted(known))}")

@@ -47,6 +47,7 @@ from .lexicon import (
     FILLER,
     MARKER_KINDS,
     NEGATION_WINDOW,
+    SLOT,
     TOPIC_KINDS,
     TOPIC_WINDOW,
     Entry,
@@ -78,7 +79,23 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 """Impersonation phrases added for every roster name (claims_identity, medium), with their weight:
 "I'm <name>" alone does not flag (it may be the student's own name)."""
 
+SLOT_NOT_A_NAME = frozenset(
+    # articles and determiners
+    "the a an this that these those my your ur our their his its it every some any no "  # en
+    "el la los las un una unos unas mi mis tu tus su sus este esta ese esa esto eso lo "  # es
+    "o os as um uma meu minha seu teu tua esse essa isso isto do da dos das "  # pt
+    "de het een mijn mn jouw je ons onze hun deze die dat dit t "  # nl
+    # no one in particular, family and staff: "nobody invite anyone", "a gc without mom"
+    "anyone anybody everyone everybody someone somebody nobody people mom mum mommy dad daddy parents "
+    "grandma grandpa teacher teachers nadie todos mama papa padres abuela abuelo profe profesora profesor "
+    "maestra maestro ninguem mae pai pais avo professora professor prof iemand niemand iedereen ouders "
+    "oma opa juf meester leraar".split())
+"""Words that fill no slot (``*``) of a phrase. A slot is one word that names a peer, a name or
+a pronoun ("lets all ignore maddie", "... her"): not an article or a determiner, not "anyone",
+not a parent or a teacher."""
+
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
+_SLOT_WORD = re.compile(r"@?[^\W_]+(?:'[^\W_]+)?")
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 # The end of a sentence in the original text (normalization joins lines): punctuation before
@@ -241,9 +258,14 @@ class Matcher:
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
         fillers: dict[str, list[str]] = collections.defaultdict(list)
         repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
+        slotted: dict[str, list[tuple[Entry, str, str]]] = collections.defaultdict(list)  # head -> entry, gap, tail
         for entry in entries:
             if entry.category == CONTEXT and entry.subcategory == FILLER:
                 fillers[entry.language].append(entry.key)
+            elif (slot := SLOT.search(entry.key)) is not None:
+                # "anti-* page": the automaton finds "anti"; "-", a word and " page" must follow.
+                head = entry.key[:slot.start()].rstrip(" -")
+                slotted[head].append((entry, entry.key[len(head):slot.start()], entry.key[slot.end():]))
             elif has_run(entry.phrase.casefold()):
                 # A phrase written with a run of one letter ("kkkk", laughter, is "k" normalized)
                 # is matched only where the text had a run too: a lone "k" is "ok".
@@ -297,11 +319,12 @@ class Matcher:
                     if form not in by_key:
                         add_variant(form, entry)
         self._automaton = ahocorasick.Automaton()
-        for form in {**by_key, **variant_of, **repeated_of}:
+        for form in {**by_key, **variant_of, **repeated_of, **slotted}:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())
             only_repeated = repeated_of.get(form, ())
             repeated = tuple(entry for entry in only_repeated if entry not in entries) if only_repeated else ()
-            self._automaton.add_word(form, (len(form), entries, repeated, fillable.get(form, ())))
+            self._automaton.add_word(form, (len(form), entries, repeated, fillable.get(form, ()),
+                                            tuple(slotted.get(form, ()))))
         self._automaton.make_automaton()
         self._keys = frozenset(by_key)
         self._fillers = {language: frozenset(of_language) for language, of_language in fillers.items()}
@@ -316,13 +339,15 @@ class Matcher:
         text = norm.text
         size = len(text)
         found = []
-        for last, (length, entries, repeated, _) in self._automaton.iter(text):
+        for last, (length, entries, repeated, _, slotted) in self._automaton.iter(text):
             start, end = last - length + 1, last + 1
             if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
                 continue
             found += [_Hit(start, end, entry) for entry in entries]
             if repeated and _collapsed(norm, start, end):
                 found += [_Hit(start, end, entry) for entry in repeated]
+            if slotted:
+                found += _with_slot(text, start, end, slotted)
         if self._filler is not None:
             found += self._find_past_fillers(text)
         return found
@@ -348,7 +373,7 @@ class Matcher:
         without = "".join(parts)
         size = len(text)
         hits = []
-        for last, (length, _, _, fillable) in self._automaton.iter(without):
+        for last, (length, _, _, fillable, _) in self._automaton.iter(without):
             if not fillable:
                 continue
             start, end = last - length + 1, last + 1
@@ -364,6 +389,25 @@ class Matcher:
             filler = skipped[first][:-1]
             hits += [_Hit(start, end, entry) for entry in fillable if filler in self._fillers.get(entry.language, ())]
         return hits
+
+
+def _with_slot(text: str, start: int, end: int, slotted: Iterable[tuple[Entry, str, str]]) -> list[_Hit]:
+    """The phrases with a slot whose head is ``text[start:end]``: their gap, a word that names
+    someone (not in ``SLOT_NOT_A_NAME``), then their tail, on a word boundary."""
+    hits = []
+    for entry, gap, tail in slotted:
+        if not text.startswith(gap, end):
+            continue
+        word = _SLOT_WORD.match(text, end + len(gap))
+        if word is None or word.group() in SLOT_NOT_A_NAME:
+            continue
+        stop = word.end()
+        if tail:
+            if not text.startswith(tail, stop) or (stop + len(tail) < len(text) and text[stop + len(tail)].isalnum()):
+                continue
+            stop += len(tail)
+        hits.append(_Hit(start, stop, entry))
+    return hits
 
 
 _MATCHERS: collections.OrderedDict[tuple[str, frozenset[str]], Matcher] = collections.OrderedDict()

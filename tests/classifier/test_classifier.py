@@ -571,6 +571,33 @@ def test_fillers_are_skipped_exactly_as_if_every_form_with_one_filler_were_liste
     assert found == expected
 
 
+SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
+         "anti-* page,bullying,harassment,medium,1.0,en,",
+         "nodig * niet uit,bullying,exclusion,low,1.0,en,",
+         "sl*t,bullying,sexual_harassment,medium,1.0,en,"]
+
+
+@pytest.mark.parametrize(
+    ("post", "highlighted"),
+    [
+        ("everyone unfollow sophie shes a snake", "everyone unfollow sophie"),  # a name in the slot
+        ("EVERYONE UNFOLLOW @Sophie", "EVERYONE UNFOLLOW @Sophie"),  # an @mention
+        ("everyone unfollow her", "everyone unfollow her"),  # a pronoun
+        ("we're making an anti-jordan page lol", "anti-jordan page"),
+        ("nodig sanne niet uit voor het feest", "nodig sanne niet uit"),  # a Dutch split verb
+        ("everyone unfollow the haters", None),  # an article names no one
+        ("nodig de juf niet uit", None),
+        ("an anti-jordan pagemaker", None),  # the tail ends on a word boundary
+        ("nodig sanne en bram niet uit", None),  # one word, not two
+        ("everyone unfollow", None),
+        ("that sl*t", "sl*t"),  # a star inside a word is a letter hidden, not a slot
+    ],
+)
+def test_a_slot_in_a_phrase_takes_one_word_that_names_someone(tmp_path, post, highlighted):
+    flags = classifier_with(tmp_path, SLOTS).classify(post)
+    assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
+
+
 def test_fillers_are_of_one_language(tmp_path):
     (tmp_path / "es.csv").write_text(HEADER + "solo,context,filler,low,0,es,\n", encoding="utf-8")
     clf = classifier_with(tmp_path, FILLERS)

@@ -60,6 +60,9 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("ｔｒａｎｓ,bullying,targeted_insult,high,1.0,en,", "phrase"),  # ... in any width
         ("#trans!,bullying,targeted_insult,high,1.0,en,", "phrase"),  # ... with punctuation at its ends
         ("Kill  Yourself,bullying,threat,medium,0.5,en,", "phrase"),  # duplicate of line 2 once normalized
+        ("* is a loser,bullying,targeted_insult,medium,1.0,en,", "phrase"),  # a slot comes after a word
+        ("make * cry and * leave,bullying,harassment,medium,1.0,en,", "phrase"),  # one slot at most
+        ("ignore *,context,target,low,0,en,", "phrase"),  # a cue holds no slot
     ],
 )
 def test_a_bad_row_is_refused_naming_file_line_and_field(tmp_path, bad_row, field):
@@ -186,6 +189,9 @@ def test_rules_are_parsed_from_the_rules_column(rules, parsed):
     "you,context,target,low,0,en,",
     "just,context,filler,low,0,en,",
     "muslims,context,group,low,0,en,",  # identity terms may name a group for near=group:N ...
+    "everyone unfollow *,bullying,exclusion,medium,1.0,en,",  # a slot
+    "anti-* page,bullying,harassment,medium,1.0,en,",
+    "n****r,bullying,hate,high,1.0,en,",  # stars inside a word are no slot
 ])
 def test_rows_that_are_accepted(tmp_path, row):
     write_lexicon(tmp_path, HEADER + GOOD_ROW + row + "\n", identity_terms="gay\nmuslims\n")

@@ -63,7 +63,7 @@ def self_harm(classifier, text):
         ("tentei suicídio ontem", "behaviour", "critical"),
         ("ik heb geprobeerd zelfmoord te plegen", "behaviour", "critical"),
         ("my next suicide attempt will be tonight", "active_planning", "critical"),
-        ("gonna end it on my birthday tomorrow, i cant do this anymore", "active_planning", "high"),  # near a time
+        ("gonna end it on my birthday tomorrow, i cant do this anymore", "active_planning", "critical"),  # a time: a plan
         ("would they kill me if i took all the sleeping pills", "active_planning", "critical"),
         ("the only reason i haven't killed myself is my dog", "ideation", "critical"),
         ("i sometimes wish i wasn't here anymore", "ideation", "high"),

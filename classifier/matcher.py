@@ -67,6 +67,17 @@ PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 DISCLOSED_ACTS = ("behaviour", "active_planning")
 """Self-harm subcategories that context cues lower but never below the threshold."""
 
+
+def _kept_at_threshold(entry: Entry, lowering: list[Entry]) -> bool:
+    """Whether the context cues ``lowering`` may lower a match's score but never below the
+    threshold: an act or a plan of self-harm, and a critical threat of violence (a shooting, a
+    bomb, a weapon brought to school), which a school assesses however it is laughed off; a
+    topic cue (news of a strike, an essay) still lowers a threat as far as it goes."""
+    if entry.category == "self_harm":
+        return entry.subcategory in DISCLOSED_ACTS
+    return (entry.category == "violence" and entry.severity == "critical"
+            and all(cue.subcategory not in TOPIC_KINDS for cue in lowering))
+
 QUOTED_FACTOR = 0.5
 """A match inside double quotes ("...") weighs this fraction of its weight."""
 
@@ -693,9 +704,10 @@ class Classifier:
                              _denied(cue, denials, tokens, norm.text) for cue in cues))]
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
-        # hang myself yesterday haha"), but never hides it: its severity drops one level.
+        # hang myself yesterday haha") or a threat to shoot up the school ("... lol"), but never
+        # hides it: its severity drops one level.
         floor = -math.inf
-        if lowering and sum(w for hit, w in positive if hit.entry.subcategory in DISCLOSED_ACTS) >= threshold:
+        if lowering and sum(w for hit, w in positive if _kept_at_threshold(hit.entry, lowering)) >= threshold:
             floor = threshold
         score = max(round(score + sum(entry.weight for entry in lowering), 6), floor)
         if score < threshold:

@@ -260,6 +260,21 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
     assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan
 
 
+@pytest.mark.parametrize("post", [
+    "i'm gonna shoot up the school lol",
+    "bringing a gun to school tomorrow jk",
+    "gonna bomb the school lmao",
+])
+def test_a_laugh_lowers_a_threat_to_the_school_but_never_hides_it(packaged, post):
+    (flag,) = [f for f in packaged.classify(post) if f.category == "violence"]
+    assert flag.severity == "high", flag.explanation  # critical, one level lower
+    assert "context lowers it to the threshold, no further" in flag.explanation
+
+
+def test_a_laugh_still_hides_a_threat_said_in_jest_to_a_friend(packaged):
+    assert [f for f in packaged.classify("i'm gonna kill him lol") if f.category == "violence"] == []
+
+
 @pytest.mark.parametrize(
     "post",
     [

@@ -793,8 +793,10 @@ def _denied(joke: _Hit, negations: Iterable[_Hit], tokens: _Tokens, text: str) -
 def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_Hit]], tokens: _Tokens,
                  text: str) -> _Hit | None:
     """Of ``negations``, the one that cancels ``hit``: at most ``NEGATION_WINDOW`` tokens before
-    it, with no clause cue and no clause punctuation between; None when there is none."""
-    clauses = markers.get("clause", ())
+    it, with no clause cue of the phrase's language and no clause punctuation between; None when
+    there is none. (Portuguese "mas", but, does not end the clause of the Spanish "nunca más me
+    corto"; a negation of any language counts, as a phrase may be a row of several.)"""
+    clauses = [clause for clause in markers.get("clause", ()) if clause.entry.language == hit.entry.language]
     for negation in negations:
         if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
                 and not any(negation.end <= clause.start <= hit.start for clause in clauses)

@@ -291,6 +291,7 @@ def test_context_rules(tmp_path, post, score, rule):
         ("ik slaap niet; ik wil dood", True),
         ("não quero morrer", False),
         ("ik wil niet dood", False),
+        ("nunca mas quiero matarme", False),  # Portuguese "mas" (but) begins no Spanish clause
     ],
 )
 def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, flagged):

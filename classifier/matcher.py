@@ -287,6 +287,7 @@ class Matcher:
             else:
                 by_key[entry.key].append(entry)
         variant_of: dict[str, dict[int, Entry]] = collections.defaultdict(dict)  # form -> id -> entry
+        spelled: dict[str, list[Entry]] = collections.defaultdict(list)  # other spelling -> its entries
 
         def add_variant(form: str, entry: Entry) -> None:
             variant_of[form].setdefault(id(entry), entry)
@@ -312,6 +313,7 @@ class Matcher:
                         # on another's text (Portuguese "n" for "não" is English "n", "and").
                         if entry.category != CONTEXT or " " in form or len(form) > 2:
                             add_variant(form, entry)
+                            spelled[form].append(entry)
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         all_fillers = {filler for of_language in fillers.values() for filler in of_language}
@@ -332,6 +334,12 @@ class Matcher:
                 for form in _with_filler(key, fillers.get(entry.language, ())):
                     if form not in by_key:
                         add_variant(form, entry)
+        # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"), where it
+        # holds no filler word.
+        for form, entries_spelled in spelled.items():
+            splittable = tuple(entry for entry in entries_spelled if entry.category != CONTEXT and not entry.rules.idiom)
+            if splittable and " " in form and not any(f" {filler} " in f" {form} " for filler in all_fillers):
+                fillable[form] = splittable
         self._automaton = ahocorasick.Automaton()
         for form in {**by_key, **variant_of, **repeated_of, **slotted}:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())

@@ -40,7 +40,8 @@ def summary(flags):
         ("kill urself&#33;", "bullying", "harassment", "high", "kill urself"),  # HTML entity
         ("nobody likes you, seriously", "bullying", "exclusion", "medium", "nobody likes you"),
         ("you’re worthless", "bullying", "targeted_insult", "medium", "you're worthless"),
-        ("you are so stupid", "bullying", "targeted_insult", "medium", "stupid"),  # a target within 3 tokens
+        ("you act so stupid", "bullying", "targeted_insult", "medium", "stupid"),  # a target within 3 tokens
+        ("you are so stupid", "bullying", "targeted_insult", "medium", "you're stupid"),  # written out, a filler
         ("@jordan ur such a loser", "bullying", "targeted_insult", "medium", "loser"),
         ("you, sir, are an idiot", "bullying", "targeted_insult", "medium", "idiot"),  # windows count words
         ("no one cares what you think", "bullying", "exclusion", "medium", "no one cares what you think"),
@@ -181,7 +182,7 @@ def test_match_offsets_highlight_the_exact_original_substring(packaged, post, hi
     [
         ("I want to kill myself",
          'self_harm: matched "want to kill myself" (ideation, weight 1.0, critical); score 1.0 >= threshold 1.0'),
-        ("you are so stupid",
+        ("you act so stupid",
          ('bullying: matched "stupid" (targeted_insult, weight 1.0, medium, target: "you"); '
          'score 1.0 >= threshold 1.0')),
         ('he wrote "i want to die" but i want to die',
@@ -478,6 +479,7 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
            "so done with life,self_harm,ideation,high,1.0,en,",
            "end it really soon,self_harm,active_planning,critical,1.0,en,",
            "end it soon,self_harm,ideation,medium,1.0,en,",
+           "nobody likes you,bullying,exclusion,medium,1.0,en,",
            "just,context,filler,low,0,en,",
            "really,context,filler,low,0,en,",
            "so,context,filler,low,0,en,",
@@ -497,7 +499,8 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
         ("just so you know, i really want to die. really", ["i want to die"], "i really want to die"),
         ("i'm so just done with life", ["so done with life"], "so just done with life"),  # a phrase with a filler word
         ("i'm so done really with life", ["so done with life"], "so done really with life"),
-        ("i wanna really die", [], None),  # another spelling takes no filler
+        ("nobody really likes u", ["nobody likes you"], "nobody really likes u"),  # a chat spelling takes one too
+        ("i wanna really die", ["i want to die"], "i wanna really die"),
         ("i will end it really soon", ["end it really soon"], "end it really soon"),  # a phrase of its own
     ],
 )

@@ -192,6 +192,8 @@ def test_rules_are_parsed_from_the_rules_column(rules, parsed):
     "everyone unfollow *,bullying,exclusion,medium,1.0,en,",  # a slot
     "anti-* page,bullying,harassment,medium,1.0,en,",
     "n****r,bullying,hate,high,1.0,en,",  # stars inside a word are no slot
+    "glock,context,weapon,low,0,en,",  # a weapon cue, for near=weapon:N
+    "bringing,violence,weapon,critical,1.0,en,near=weapon:3 near=school:10",
 ])
 def test_rows_that_are_accepted(tmp_path, row):
     write_lexicon(tmp_path, HEADER + GOOD_ROW + row + "\n", identity_terms="gay\nmuslims\n")

@@ -171,8 +171,10 @@ def _spellings_table() -> dict[str, dict[str, tuple[str, ...]]]:
     """Per language, each word or words of a lexicon key and its other spellings, normalized as
     keys are ("i'm" is "im", "você" is "voce")."""
     tables: dict[str, dict[str, tuple[str, ...]]] = collections.defaultdict(dict)
-    pairs = [(language, written, other) for language, table in _CHAT_SPELLINGS.items()
-             for written, others in table.items() for other in others]
+    # Both ways: a row written as in chat ("to querendo morrer") is also found written out.
+    pairs = [(language, *pair) for language, table in _CHAT_SPELLINGS.items()
+             for written, others in table.items() for other in others
+             for pair in ((written, other), (other, written))]
     pairs += [(language, pair[i], pair[1 - i]) for language, table in _WRITTEN_OUT.items()
               for pair in table.items() for i in (0, 1)]
     for language, written, other in pairs:

@@ -649,6 +649,14 @@ def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, hig
     assert post[match.start:match.end] == highlighted
 
 
+@pytest.mark.parametrize(("post", "phrase"), [("estou cansada de tudo", "to cansada de tudo"),
+                                            ("nobody likes you", "nobody likes u")])
+def test_a_row_written_as_in_chat_is_also_found_written_out(tmp_path, post, phrase):
+    clf = classifier_with(tmp_path, ["to cansada de tudo,self_harm,ideation,high,1.0,pt,",
+                                     "nobody likes u,bullying,exclusion,medium,1.0,en,"])
+    assert [m.phrase for f in clf.classify(post) for m in f.matches] == [phrase]
+
+
 def test_a_cue_takes_no_chat_spelling_of_one_or_two_letters():
     # Portuguese "n" (não) is English "n" (and): the negation cue "não" is not spelled "n" ...
     (flag,) = Classifier.load(threshold=0.5).classify("so tired n wanna die")

@@ -116,7 +116,7 @@ def test_eval_measures_the_school_posts_per_category_with_recall_per_language(tm
         writer.writerows([
             ["nobody likes you, seriously", "en", "bullying", "signal", "test", "exclusion"],
             ["you are so stupid", "en", "bullying", "signal", "test", "targeted insult"],
-            ["he was mean to me at lunch today", "en", "bullying", "signal", "test", "missed on purpose"],
+            ["he was rude to me today", "en", "bullying", "signal", "test", "missed on purpose"],
             ["eres un idiota", "es", "bullying", "signal", "test", "insult"],
             ["i want to die", "en", "self_harm", "signal", "test", "ideation"],
             ["this homework is killing me", "en", "", "look-alike", "test", "hyperbole"],

@@ -808,11 +808,21 @@ def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_
     corto"; a negation of any language counts, as a phrase may be a row of several.)"""
     clauses = [clause for clause in markers.get("clause", ()) if clause.entry.language == hit.entry.language]
     for negation in negations:
+        reach = _NEGATION_REACH.get(negation.entry.language)
         if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
                 and not any(negation.end <= clause.start <= hit.start for clause in clauses)
-                and _CLAUSE_PUNCTUATION.search(text, negation.end, hit.start) is None):
+                and _CLAUSE_PUNCTUATION.search(text, negation.end, hit.start) is None
+                and (reach is None or reach.issuperset(text[negation.end:hit.start].split()))):
             return negation
     return None
+
+
+_NEGATION_REACH = {"es": frozenset("me te se lo la le nos os les los las ya mas".split()),
+                   "pt": frozenset("me te se o a lhe nos vos lhes os as ja mais".split())}
+"""The only words a Spanish or Portuguese negation reaches past: the pronouns before a verb and
+"ya"/"más" ("no me quiero morir", "nunca más quiero matarme", "não se mata"). Without a
+subject to begin it, "no puedo dormir quiero morir" is a new clause no cue can see. English
+and Dutch negations reach any ``NEGATION_WINDOW`` words."""
 
 
 def _negating(negations: list[_Hit], hits: list[_Hit]) -> list[_Hit]:

@@ -293,6 +293,10 @@ def test_context_rules(tmp_path, post, score, rule):
         ("não quero morrer", False),
         ("ik wil niet dood", False),
         ("nunca mas quiero matarme", False),  # Portuguese "mas" (but) begins no Spanish clause
+        ("no puedo dormir quiero morir", True),  # a Spanish negation reaches past pronouns only
+        ("nao consigo dormir quero morrer", True),
+        ("no me quiero morir", False),
+        ("nao quero me matar", False),
     ],
 )
 def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, flagged):

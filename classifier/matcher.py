@@ -67,17 +67,6 @@ PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 DISCLOSED_ACTS = ("behaviour", "active_planning")
 """Self-harm subcategories that context cues lower but never below the threshold."""
 
-
-def _kept_at_threshold(entry: Entry, lowering: list[Entry]) -> bool:
-    """Whether the context cues ``lowering`` may lower a match's score but never below the
-    threshold: an act or a plan of self-harm, and a critical threat of violence (a shooting, a
-    bomb, a weapon brought to school), which a school assesses however it is laughed off; a
-    topic cue (news of a strike, an essay) still lowers a threat as far as it goes."""
-    if entry.category == "self_harm":
-        return entry.subcategory in DISCLOSED_ACTS
-    return (entry.category == "violence" and entry.severity == "critical"
-            and all(cue.subcategory not in TOPIC_KINDS for cue in lowering))
-
 QUOTED_FACTOR = 0.5
 """A match inside double quotes ("...") weighs this fraction of its weight."""
 
@@ -339,7 +328,8 @@ class Matcher:
         # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"), where it
         # holds no filler word.
         for form, entries_spelled in spelled.items():
-            splittable = tuple(entry for entry in entries_spelled if entry.category != CONTEXT and not entry.rules.idiom)
+            splittable = tuple(entry for entry in entries_spelled
+                               if entry.category != CONTEXT and not entry.rules.idiom)
             if splittable and " " in form and not any(f" {filler} " in f" {form} " for filler in all_fillers):
                 fillable[form] = splittable
         self._automaton = ahocorasick.Automaton()
@@ -706,12 +696,19 @@ class Classifier:
         positive = [(hit, weight) for hit, weight, _ in by_phrase.values() if weight > 0]
         if not positive:
             return None
-        lowering = [cues[0].entry for cues in contexts.values()
-                    if category in (cues[0].entry.rules.only or DEFAULT_CONTEXT_CATEGORIES)
-                    and (any(_about(cue, hit, tokens, text, norm) for cue in cues for hit, weight, _ in weighed
-                             if weight > 0) if cues[0].entry.subcategory in TOPIC_KINDS
-                         else cues[0].entry.subcategory != "joke" or not all(
-                             _denied(cue, denials, tokens, norm.text) for cue in cues))]
+        def lowers(cues: list[_Hit]) -> bool:
+            """Whether a context cue (all its hits) lowers this category's score."""
+            entry = cues[0].entry
+            if category not in (entry.rules.only or DEFAULT_CONTEXT_CATEGORIES):
+                return False
+            if entry.subcategory in TOPIC_KINDS:  # a topic, about a match of its sentence
+                return any(_about(cue, hit, tokens, text, norm) for cue in cues for hit, weight, _ in weighed
+                           if weight > 0)
+            if entry.subcategory == "joke":  # a joke, unless denied ("no es broma")
+                return not all(_denied(cue, denials, tokens, norm.text) for cue in cues)
+            return True
+
+        lowering = [cues[0].entry for cues in contexts.values() if lowers(cues)]
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha") or a threat to shoot up the school ("... lol"), but never
@@ -757,6 +754,17 @@ def _most(hits: list[_Hit]) -> float:
     for hit in hits:
         weights[hit.entry.phrase] = max(weights.get(hit.entry.phrase, 0.0), hit.entry.weight)
     return sum(weights.values()) + 1e-6
+
+
+def _kept_at_threshold(entry: Entry, lowering: list[Entry]) -> bool:
+    """Whether the context cues ``lowering`` may lower a match's score but never below the
+    threshold: an act or a plan of self-harm, and a critical threat of violence (a shooting, a
+    bomb, a weapon brought to school), which a school assesses however it is laughed off; a
+    topic cue (news of a strike, an essay) still lowers a threat as far as it goes."""
+    if entry.category == "self_harm":
+        return entry.subcategory in DISCLOSED_ACTS
+    return (entry.category == "violence" and entry.severity == "critical"
+            and all(cue.subcategory not in TOPIC_KINDS for cue in lowering))
 
 
 _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")

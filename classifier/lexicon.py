@@ -60,10 +60,11 @@ FILLER = "filler"
 matcher also looks for every phrase of the same language with one of them between two of
 its words. Fillers weigh 0 and are never matched on their own."""
 
-TOPIC_KINDS = frozenset({"homework", "news", "lyrics"})
-"""Context cues that name what a sentence is about (an essay, an article, a song): each lowers
-only the matches of its own sentence within ``TOPIC_WINDOW`` tokens. "this song reminds me of
-him. i want to die" is a statement beside a song, not a lyric."""
+TOPIC_KINDS = frozenset({"homework", "news", "lyrics", "game", "pastime"})
+"""Context cues that name what a sentence is about (an essay, an article, a song, a video game
+or a toy, a pastime such as hunting or baking): each lowers only the matches of its own
+sentence within ``TOPIC_WINDOW`` tokens. "this song reminds me of him. i want to die" is a
+statement beside a song, not a lyric."""
 
 TOPIC_WINDOW = 10
 

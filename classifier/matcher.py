@@ -14,8 +14,8 @@ The pipeline is normalize -> match -> rules -> score -> flag:
    context is in the text;
 5. the score of a category is the sum of the weights of its *distinct* phrases (a
    phrase repeated counts once), plus the (negative) weights of the context cues: hyperbole
-   and jokes anywhere in the text, topics (homework, news, lyrics) in a match's sentence,
-   at most ``TOPIC_WINDOW`` tokens from it;
+   and jokes anywhere in the text, topics (homework, news, lyrics, a game, a pastime) in a
+   match's sentence, at most ``TOPIC_WINDOW`` tokens from it;
 6. a category whose score reaches its threshold is flagged. Its severity is the highest
    among its positively weighted matches, one level lower when a context cue or a
    quotation lowered the score; the explanation lists phrases, weights, rules and score.

@@ -191,6 +191,9 @@ def test_match_offsets_highlight_the_exact_original_substring(packaged, post, hi
         ("i want to die lol",
          ('self_harm: matched "i want to die" (ideation, weight 1.0, critical); context "lol" (hyperbole, weight -0.3); '
          'severity lowered one level to high; score 0.7 >= threshold 0.5')),
+        ("im gonna shoot him in fortnite",  # a harmless topic is named for what it is
+         ('violence: matched "i\'m going to shoot" (threat, weight 1.0, high); context "in fortnite" (game, '
+          'weight -0.5); severity lowered one level to medium; score 0.5 >= threshold 0.5')),
     ],
 )
 def test_the_explanation_names_phrases_weights_rules_score_and_threshold(post, explanation):

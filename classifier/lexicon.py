@@ -129,7 +129,8 @@ class Rules:
 
     negatable: bool = False
     """``negatable``: a negation cue ending at most ``NEGATION_WINDOW`` tokens before the
-    match cancels it ("not going to kill myself")."""
+    match cancels it ("not going to kill myself"), as does a Portuguese or Dutch one right
+    after it that closes the clause ("quero morrer não", "ik snij mezelf niet")."""
     target: int | None = None
     """``target=N``: counts only with a target (second person, an @mention, a roster name)
     within N tokens before or after it ("you're so stupid" but not "stupid test")."""

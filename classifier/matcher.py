@@ -811,10 +811,12 @@ def _denied(joke: _Hit, negations: Iterable[_Hit], tokens: _Tokens, text: str) -
 def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_Hit]], tokens: _Tokens,
                  text: str) -> _Hit | None:
     """Of ``negations``, the one that cancels ``hit``: at most ``NEGATION_WINDOW`` tokens before
-    it, with no clause cue of the phrase's language and no clause punctuation between; None when
-    there is none. (Portuguese "mas", but, does not end the clause of the Spanish "nunca más me
-    corto"; a negation of any language counts, as a phrase may be a row of several.)"""
+    it, with no clause cue of the phrase's language and no clause punctuation between; or, in
+    Portuguese and Dutch, right after it at the end of its clause. None when there is none.
+    (Portuguese "mas", but, does not end the clause of the Spanish "nunca más me corto"; a
+    negation of any language counts before a phrase, as a phrase may be a row of several.)"""
     clauses = [clause for clause in markers.get("clause", ()) if clause.entry.language == hit.entry.language]
+    closing = _CLOSING_NEGATION.get(hit.entry.language)
     for negation in negations:
         reach = _NEGATION_REACH.get(negation.entry.language)
         if (negation.end <= hit.start and tokens.distance(negation, hit) <= NEGATION_WINDOW
@@ -822,7 +824,18 @@ def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_
                 and _CLAUSE_PUNCTUATION.search(text, negation.end, hit.start) is None
                 and (reach is None or reach.issuperset(text[negation.end:hit.start].split()))):
             return negation
+        if (closing is not None and negation.entry.language == hit.entry.language and hit.end < negation.start
+                and text[hit.end:negation.start].isspace() and closing.match(text, negation.end)):
+            return negation
     return None
+
+
+_CLOSING_NEGATION = {"pt": re.compile(r"[^\S\n]*(?:[,;:.!?\n]|\Z)"),
+                     "nl": re.compile(r"(?:[^\S\n]+(?:meer|hoor))*[^\S\n]*(?:[,;:.!?\n]|\Z)")}
+"""What may follow a Portuguese or Dutch negation that closes the clause of the phrase right
+before it: "quero morrer não" (Brazilian: I don't want to die), "ik snij mezelf niet meer",
+"ik vermoord je niet hoor". Followed by more words, the negation begins a new clause:
+"quero morrer não aguento mais" is a wish to die."""
 
 
 _NEGATION_REACH = {"es": frozenset("me te se lo la le nos os les los las ya mas".split()),

@@ -307,6 +307,25 @@ def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, fl
 
 
 @pytest.mark.parametrize(
+    ("post", "flagged"),
+    [
+        ("quero morrer não", False),  # Brazilian: a "não" that closes the clause negates it
+        ("vou me matar não, relaxa", False),
+        ("ik snij mezelf niet", False),  # Dutch: "niet" after the object
+        ("ik snij mezelf niet meer", False),
+        ("ik kras mezelf nooit hoor", False),
+        ("ik snij mezelf", True),
+        ("quero morrer não aguento mais", True),  # a "não" followed by more words begins a new clause
+        ("quero morrer. não", True),  # ... as does one after the end of a sentence
+        ("ik snij mezelf niet meer dan 1 keer per dag", True),
+        ("me voy a matar no", True),  # Spanish: a tag ("..., right?"), not a negation
+    ],
+)
+def test_a_portuguese_or_dutch_negation_closing_the_clause_negates_the_phrase_before_it(packaged, post, flagged):
+    assert bool([f for f in packaged.classify(post) if f.category == "self_harm"]) is flagged
+
+
+@pytest.mark.parametrize(
     "post",
     [
         "não aguento mais, quero me matar",

@@ -830,12 +830,13 @@ def _negation_of(hit: _Hit, negations: Iterable[_Hit], markers: dict[str, list[_
     return None
 
 
-_CLOSING_NEGATION = {"pt": re.compile(r"[^\S\n]*(?:[,;:.!?\n]|\Z)"),
+_CLOSING_NEGATION = {"pt": re.compile(r"[^\S\n]*(?:[,;:.!\n]|\Z)"),
                      "nl": re.compile(r"(?:[^\S\n]+(?:meer|hoor))*[^\S\n]*(?:[,;:.!?\n]|\Z)")}
 """What may follow a Portuguese or Dutch negation that closes the clause of the phrase right
 before it: "quero morrer não" (Brazilian: I don't want to die), "ik snij mezelf niet meer",
 "ik vermoord je niet hoor". Followed by more words, the negation begins a new clause:
-"quero morrer não aguento mais" is a wish to die."""
+"quero morrer não aguento mais" is a wish to die. A Portuguese one before a question mark
+asks: "vai se matar não?" (aren't you going to kill yourself?) is a taunt."""
 
 
 _NEGATION_REACH = {"es": frozenset("me te se lo la le nos os les los las ya mas".split()),

@@ -318,11 +318,12 @@ def test_a_negation_does_not_reach_past_the_start_of_a_clause(packaged, post, fl
         ("quero morrer não aguento mais", True),  # a "não" followed by more words begins a new clause
         ("quero morrer. não", True),  # ... as does one after the end of a sentence
         ("ik snij mezelf niet meer dan 1 keer per dag", True),
+        ("vai se matar não? kkk", True),  # a taunt: "aren't you going to kill yourself?"
         ("me voy a matar no", True),  # Spanish: a tag ("..., right?"), not a negation
     ],
 )
 def test_a_portuguese_or_dutch_negation_closing_the_clause_negates_the_phrase_before_it(packaged, post, flagged):
-    assert bool([f for f in packaged.classify(post) if f.category == "self_harm"]) is flagged
+    assert bool([f for f in packaged.classify(post) if f.category in ("self_harm", "bullying")]) is flagged
 
 
 @pytest.mark.parametrize(

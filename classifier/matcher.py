@@ -87,6 +87,8 @@ SLOT_NOT_A_NAME = frozenset(
     "de het een mijn mn jouw je ons onze hun deze die dat dit t "  # nl
     # the writer and the reader: "nobody talk to me", "catch u after school"
     "i me myself we us you u ya yall yourself yo mi nosotros eu mim nos voce vc ik mij wij jij jou "
+    # oneself: "ik ga mezelf vermoorden" is self-harm, not a threat to a peer
+    "himself herself themselves themself ourselves yourselves te se mezelf mijzelf jezelf zichzelf zich onszelf "
     # no one in particular, family and staff: "nobody invite anyone", "a gc without mom"
     "anyone anybody everyone everybody someone somebody nobody people mom mum mommy dad daddy parents "
     "grandma grandpa teacher teachers nadie todos mama papa padres abuela abuelo profe profesora profesor "
@@ -94,8 +96,8 @@ SLOT_NOT_A_NAME = frozenset(
     "oma opa juf meester leraar".split())
 """Words that fill no slot (``*``) of a phrase. A slot is one word that names a third person,
 a peer: a name or a pronoun ("lets all ignore maddie", "... her"); not an article or a
-determiner, not the writer or the reader (a phrase says "you" itself), not "anyone", not a
-parent or a teacher."""
+determiner, not the writer or the reader (a phrase says "you" itself), not a reflexive
+pronoun, not "anyone", not a parent or a teacher."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
 _SLOT_WORD = re.compile(r"@?[^\W_]+(?:'[^\W_]+)?")

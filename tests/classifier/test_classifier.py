@@ -619,6 +619,8 @@ SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
         ("nodig sanne niet uit voor het feest", "nodig sanne niet uit"),  # a Dutch split verb
         ("everyone unfollow the haters", None),  # an article names no one
         ("nodig de juf niet uit", None),
+        ("nodig mezelf niet uit", None),  # nor does a reflexive pronoun
+        ("everyone unfollow yourselves", None),
         ("an anti-jordan pagemaker", None),  # the tail ends on a word boundary
         ("nodig sanne en bram niet uit", None),  # one word, not two
         ("everyone unfollow", None),

@@ -663,6 +663,8 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
         ("no tengo nada por lo q vivir", "self_harm", "no tengo nada por lo que vivir", "no tengo nada por lo q vivir"),
         ("tomara q vc morra", "bullying", "tomara que você morra", "tomara q vc morra"),
         ("ninguém gosta de vc", "bullying", "ninguém gosta de você", "ninguém gosta de vc"),
+        ("cê é um lixo", "bullying", "você é um lixo", "cê é um lixo"),
+        ("vo te matar", "violence", "vou te matar", "vo te matar"),
         ("im gonna kill myself tonite", "self_harm", "going to kill myself tonight", "gonna kill myself tonite"),
         ("i wont be here tmrw. goodbye everyone", "self_harm", "won't be here tomorrow", "wont be here tmrw"),
         ("follow my new acc", "impersonation", "follow my new account", "follow my new acc"),  # "I'm her, ..."

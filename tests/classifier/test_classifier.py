@@ -46,7 +46,7 @@ def summary(flags):
         ("you, sir, are an idiot", "bullying", "targeted_insult", "medium", "idiot"),  # windows count words
         ("no one cares what you think", "bullying", "exclusion", "medium", "no one cares what you think"),
         ("stop it, you're such a crybaby", "bullying", "targeted_insult", "low", "crybaby"),
-        ("send nudes or else", "bullying", "sexual_harassment", "high", "send nudes"),
+        ("send nudes or else", "bullying", "sexual_harassment", "high", "nudes or else"),
         ("go back to your country", "bullying", "hate", "high", "go back to your country"),
         ("the new tranny in our class is so weird", "bullying", "hate", "high", "tranny"),  # not a car's
         ("muslims are terrorists", "bullying", "hate", "high", "are terrorists"),  # a group + a slur of it

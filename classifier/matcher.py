@@ -761,13 +761,16 @@ def _most(hits: list[_Hit]) -> float:
 
 def _kept_at_threshold(entry: Entry, lowering: list[Entry]) -> bool:
     """Whether the context cues ``lowering`` may lower a match's score but never below the
-    threshold: an act or a plan of self-harm, and a critical threat of violence (a shooting, a
-    bomb, a weapon brought to school), which a school assesses however it is laughed off; a
-    topic cue (news of a strike, an essay) still lowers a threat as far as it goes."""
+    threshold: an act or a plan of self-harm; a critical threat of violence (a shooting, a
+    bomb, a weapon brought to school), which a school assesses however it is laughed off; and
+    bullying of high severity (telling someone to kill themselves, a threat, hate), which a
+    banter cue ("ily", "tqm") does not excuse as it excuses an insult. A topic cue (news of a
+    strike, an essay) still lowers a threat as far as it goes."""
     if entry.category == "self_harm":
         return entry.subcategory in DISCLOSED_ACTS
-    return (entry.category == "violence" and entry.severity == "critical"
-            and all(cue.subcategory not in TOPIC_KINDS for cue in lowering))
+    severe = ((entry.category == "violence" and entry.severity == "critical")
+              or (entry.category == "bullying" and entry.severity in ("high", "critical")))
+    return severe and all(cue.subcategory not in TOPIC_KINDS for cue in lowering)
 
 
 _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")

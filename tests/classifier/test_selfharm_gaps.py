@@ -275,6 +275,17 @@ def test_a_laugh_still_hides_a_threat_said_in_jest_to_a_friend(packaged):
     assert [f for f in packaged.classify("i'm gonna kill him lol") if f.category == "violence"] == []
 
 
+@pytest.mark.parametrize("post", ["kys ily", "kill yourself bestie ily", "te voy a partir la cara tqm"])
+def test_banter_lowers_telling_someone_to_die_or_a_threat_but_never_hides_it(packaged, post):
+    (flag,) = [f for f in packaged.classify(post) if f.category == "bullying"]
+    assert flag.severity == "medium", flag.explanation  # high, one level lower
+    assert "context lowers it to the threshold, no further" in flag.explanation
+
+
+def test_banter_still_hides_an_insult(packaged):
+    assert [f for f in packaged.classify("ur so dumb ily") if f.category == "bullying"] == []
+
+
 @pytest.mark.parametrize(
     "post",
     [

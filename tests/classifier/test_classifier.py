@@ -661,6 +661,8 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
         ("im gonna kill u", "violence", "i'm going to kill you", "im gonna kill u"),
         ("i wanna end it", "self_harm", "want to end it", "wanna end it"),
         ("no tengo nada por lo q vivir", "self_harm", "no tengo nada por lo que vivir", "no tengo nada por lo q vivir"),
+        ("toy harta de vivir", "self_harm", "estoy harta de vivir", "toy harta de vivir"),
+        ("sabemos dnd vives", "bullying", "sabemos dónde vives", "sabemos dnd vives"),
         ("tomara q vc morra", "bullying", "tomara que você morra", "tomara q vc morra"),
         ("ninguém gosta de vc", "bullying", "ninguém gosta de você", "ninguém gosta de vc"),
         ("cê é um lixo", "bullying", "você é um lixo", "cê é um lixo"),

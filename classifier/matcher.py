@@ -258,8 +258,8 @@ class _Hit(NamedTuple):
 class Matcher:
     """Every lexicon phrase and cue in one Aho-Corasick automaton, built once.
 
-    A phrase is also found with one filler of its language between two of its words ("i just
-    want to die"); not an idiom, which is said as it is written. The automaton runs a second
+    A phrase or an idiom is also found with one filler of its language between two of its
+    words ("i just want to die", "dying of fucking laughter"). The automaton runs a second
     time over a text without its fillers (``_find_past_fillers``); a phrase that holds a filler
     word itself is held with its filler forms instead."""
 
@@ -316,8 +316,9 @@ class Matcher:
         for key, same_key in by_key.items():
             if " " not in key:
                 continue
-            # An idiom is said as it is written; a cue qualifies what is around it.
-            splittable = tuple(entry for entry in same_key if entry.category != CONTEXT and not entry.rules.idiom)
+            # A cue qualifies what is around it. An idiom takes a filler as the phrases it hides
+            # do: "ik ga *echt* dood van het lachen" is still laughter.
+            splittable = tuple(entry for entry in same_key if entry.category != CONTEXT)
             if not splittable:
                 continue
             if not any(f" {filler} " in f" {key} " for filler in all_fillers):
@@ -332,8 +333,7 @@ class Matcher:
         # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"), where it
         # holds no filler word.
         for form, entries_spelled in spelled.items():
-            splittable = tuple(entry for entry in entries_spelled
-                               if entry.category != CONTEXT and not entry.rules.idiom)
+            splittable = tuple(entry for entry in entries_spelled if entry.category != CONTEXT)
             if splittable and " " in form and not any(f" {filler} " in f" {form} " for filler in all_fillers):
                 fillable[form] = splittable
         self._automaton = ahocorasick.Automaton()

@@ -502,6 +502,7 @@ def test_a_longer_phrase_whose_rule_does_not_hold_hides_nothing(tmp_path):
 
 
 FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
+           "i want to die of embarrassment,self_harm,ideation,low,0,en,idiom",
            "dying of laughter,self_harm,ideation,low,-1.0,en,",
            "dying,self_harm,ideation,medium,1.0,en,",
            "so done with life,self_harm,ideation,high,1.0,en,",
@@ -520,6 +521,7 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
         ("I really want to die", ["i want to die"], "I really want to die"),  # one filler between two words
         ("i want to just die!!", ["i want to die"], "i want to just die"),
         ("i'm dying of really laughter", [], None),  # the negative phrase is found through a filler too
+        ("i really want to die of embarrassment", [], None),  # and so is an idiom, which hides what it holds
         ("i just really want to die", [], None),  # one filler, not two
         ("i do not really want to die", [], None),  # a negation before it still cancels it
         ("just", [], None),  # a filler alone is never a match
@@ -566,8 +568,8 @@ def phrases_with_fillers(draw):
 
 def _every_form_with_one_filler(rows):
     """The matcher's specification as a naive list: each phrase as written, without its spaces,
-    and (not an idiom) with one filler of its language between two of its words, unless that
-    form is a phrase of its own."""
+    and with one filler of its language between two of its words, unless that form is a phrase
+    of its own."""
     rows = [row.split(",") for row in rows]
     keys = {row[0] for row in rows if row[1] != "context"}
     fillers = [(row[0], row[5]) for row in rows if row[2] == "filler"]
@@ -577,9 +579,8 @@ def _every_form_with_one_filler(rows):
             continue
         forms += [(phrase, phrase), (phrase.replace(" ", ""), phrase)]
         words = phrase.split(" ")
-        if rules != "idiom":
-            forms += [(form, phrase) for gap in range(1, len(words)) for filler, of in fillers if of == language
-                      for form in [" ".join([*words[:gap], filler, *words[gap:]])] if form not in keys]
+        forms += [(form, phrase) for gap in range(1, len(words)) for filler, of in fillers if of == language
+                  for form in [" ".join([*words[:gap], filler, *words[gap:]])] if form not in keys]
     return forms
 
 

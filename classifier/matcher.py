@@ -934,10 +934,11 @@ def _overlap(a: _Hit, b: _Hit) -> bool:
 
 def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda hit: 1.0) -> list[_Hit]:
     """Of hits that overlap, the ones that count, in text order. A hit inside a longer one
-    never counts ("dying of laughter" hides "dying"). Of hits that only partly overlap, the
-    one of largest weight (either sign) counts: "ending it all" (1.0) over "thinking of ending
-    it" (0.8), the negative "dying of laughter" over "i'm dying"; a shared word is not counted
-    twice ("i hate myself" and "hate myself so much")."""
+    never counts ("dying of laughter" hides "dying"), nor does one of the same words as an
+    idiom ("pasen el pack de stickers" hides "pasen el pack de *"). Of hits that only partly
+    overlap, the one of largest weight (either sign) counts: "ending it all" (1.0) over
+    "thinking of ending it" (0.8), the negative "dying of laughter" over "i'm dying"; a shared
+    word is not counted twice ("i hate myself" and "hate myself so much")."""
     if len(hits) < 2:
         return list(hits)
     longest = max(hit.end - hit.start for hit in hits)
@@ -948,8 +949,8 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
         """The hits that may overlap ``hit``."""
         return by_start[bisect.bisect_left(starts, hit.start - longest):bisect.bisect_left(starts, hit.end)]
 
-    def size(hit: _Hit) -> tuple[int, int]:
-        return hit.end - hit.start, -hit.start  # longer, then earlier, is larger
+    def size(hit: _Hit) -> tuple[int, int, bool]:
+        return hit.end - hit.start, -hit.start, hit.entry.rules.idiom  # longer, then earlier, then an idiom
 
     outer = [hit for hit in by_start
              if not any(other.start <= hit.start and hit.end <= other.end and size(other) > size(hit)

@@ -633,6 +633,13 @@ def test_a_slot_in_a_phrase_takes_one_word_that_names_someone(tmp_path, post, hi
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+def test_an_idiom_of_the_same_words_hides_a_phrase_with_a_slot(tmp_path):
+    clf = classifier_with(tmp_path, ["pasen el pack de *,bullying,sexual_harassment,high,1.0,es,",
+                                     "pasen el pack de stickers,bullying,sexual_harassment,low,0,es,idiom"])
+    assert clf.classify("pasen el pack de stickers") == []
+    assert [f.category for f in clf.classify("pasen el pack de ana")] == ["bullying"]
+
+
 def test_fillers_are_of_one_language(tmp_path):
     (tmp_path / "es.csv").write_text(HEADER + "solo,context,filler,low,0,es,\n", encoding="utf-8")
     clf = classifier_with(tmp_path, FILLERS)

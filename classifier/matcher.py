@@ -937,8 +937,9 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
     never counts ("dying of laughter" hides "dying"), nor does one of the same words as an
     idiom ("pasen el pack de stickers" hides "pasen el pack de *"). Of hits that only partly
     overlap, the one of largest weight (either sign) counts: "ending it all" (1.0) over
-    "thinking of ending it" (0.8), the negative "dying of laughter" over "i'm dying"; a shared
-    word is not counted twice ("i hate myself" and "hate myself so much")."""
+    "thinking of ending it" (0.8), the negative "dying of laughter" over "i'm dying"; of equal
+    weight, the more severe ("gonna kms tonight": the plan, not the wish); a shared word is not
+    counted twice ("i hate myself" and "hate myself so much")."""
     if len(hits) < 2:
         return list(hits)
     longest = max(hit.end - hit.start for hit in hits)
@@ -956,7 +957,8 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
              if not any(other.start <= hit.start and hit.end <= other.end and size(other) > size(hit)
                         for other in around(hit))]
     kept: set[_Hit] = set()
-    for hit in sorted(outer, key=lambda hit: (-abs(weight(hit)), hit.start - hit.end, hit.start)):
+    for hit in sorted(outer, key=lambda hit: (-abs(weight(hit)), -SEVERITIES.index(hit.entry.severity),
+                                              hit.start - hit.end, hit.start)):
         if not any(other in kept and _overlap(hit, other) for other in around(hit)):
             kept.add(hit)
     return sorted(kept, key=lambda hit: hit.start)

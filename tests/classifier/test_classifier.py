@@ -633,6 +633,14 @@ def test_a_slot_in_a_phrase_takes_one_word_that_names_someone(tmp_path, post, hi
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+def test_of_two_overlapping_phrases_of_equal_weight_the_more_severe_counts(tmp_path):
+    clf = classifier_with(tmp_path, ["gonna kms,self_harm,ideation,high,1.0,en,",
+                                     "kms today,self_harm,active_planning,critical,1.0,en,"])
+    (flag,) = clf.classify("gonna kms today")  # two phrases of the same length
+    assert (flag.subcategory, flag.severity, [m.phrase for m in flag.matches]) == (
+        "active_planning", "critical", ["kms today"])
+
+
 def test_an_idiom_of_the_same_words_hides_a_phrase_with_a_slot(tmp_path):
     clf = classifier_with(tmp_path, ["pasen el pack de *,bullying,sexual_harassment,high,1.0,es,",
                                      "pasen el pack de stickers,bullying,sexual_harassment,low,0,es,idiom"])

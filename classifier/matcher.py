@@ -643,12 +643,14 @@ class Classifier:
             return []
         markers: dict[str, list[_Hit]] = collections.defaultdict(list)
         contexts: dict[str, list[_Hit]] = collections.defaultdict(list)  # phrase -> its hits
+        # A research phrase is about a topic itself: "prevention" in "suicide prevention" still is.
+        statements = [hit for hit in hits if hit.entry.subcategory != "research"]
         for hit in hits:
             entry = hit.entry
             if entry.category == CONTEXT:
                 if entry.subcategory in MARKER_KINDS:
                     markers[entry.subcategory].append(hit)
-                else:
+                elif not _inside_a_phrase(hit, statements):
                     contexts[entry.phrase].append(hit)
         if "@" in norm.text:
             markers["target"] += [_Hit(m.start(), m.end(), _MENTION_ENTRY) for m in _MENTION.finditer(norm.text)]
@@ -857,10 +859,14 @@ and Dutch negations reach any ``NEGATION_WINDOW`` words."""
 def _negating(negations: list[_Hit], hits: list[_Hit]) -> list[_Hit]:
     """The negation cues that may cancel a phrase: not those inside a longer signal phrase,
     whose own words they are ("não aguento mais", "ik kan niet meer" negate nothing after them)."""
-    phrases = [hit for hit in hits if hit.entry.category != CONTEXT and hit.entry.weight > 0]
-    return [negation for negation in negations
-            if not any(hit.start <= negation.start and negation.end <= hit.end
-                       and hit.end - hit.start > negation.end - negation.start for hit in phrases)]
+    return [negation for negation in negations if not _inside_a_phrase(negation, hits)]
+
+
+def _inside_a_phrase(cue: _Hit, hits: list[_Hit]) -> bool:
+    """Whether a cue is a word of a longer signal phrase: "news" in "see me on the news
+    tmrw" names no topic, "não" in "não aguento mais" negates nothing."""
+    return any(hit.start <= cue.start and cue.end <= hit.end and hit.end - hit.start > cue.end - cue.start
+               and hit.entry.category != CONTEXT and hit.entry.weight > 0 for hit in hits)
 
 
 def _suppressed(signals: dict[str, list[_Hit]], suppressing: dict[tuple[str, str], tuple[tuple[str, Suppression], ...]],

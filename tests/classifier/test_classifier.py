@@ -633,6 +633,18 @@ def test_a_slot_in_a_phrase_takes_one_word_that_names_someone(tmp_path, post, hi
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+def test_a_context_cue_that_is_a_word_of_a_signal_phrase_names_no_topic(tmp_path):
+    clf = classifier_with(tmp_path, ["see me on the news,violence,threat,critical,1.0,en,",
+                                     "i want to die,self_harm,ideation,critical,1.0,en,",
+                                     "suicide prevention,self_harm,research,low,0.2,en,",
+                                     "news,context,news,low,-0.5,en,only=self_harm+violence",
+                                     "prevention,context,news,low,-0.5,en,only=self_harm"])
+    assert [f.score for f in clf.classify("yall gonna see me on the news tmrw")] == [1.0]
+    assert clf.classify("i saw it on the news and i want to die") == []  # a topic of its own
+    # A research phrase is about its topic: "prevention" still lowers what is beside it.
+    assert clf.classify("suicide prevention week: i want to die") == []
+
+
 def test_of_two_overlapping_phrases_of_equal_weight_the_more_severe_counts(tmp_path):
     clf = classifier_with(tmp_path, ["gonna kms,self_harm,ideation,high,1.0,en,",
                                      "kms today,self_harm,active_planning,critical,1.0,en,"])

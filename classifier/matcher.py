@@ -100,7 +100,7 @@ determiner, not the writer or the reader (a phrase says "you" itself), not a ref
 pronoun, not "anyone", not a parent or a teacher."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
-_SLOT_WORD = re.compile(r"@?[^\W_]+(?:'[^\W_]+)?")
+_SLOT_WORD = re.compile(r"@\w+(?:\.\w+)*|[^\W_]+(?:'[^\W_]+)?")  # a handle: "@coach_b", "@jess.x"
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
 _QUOTES = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb]")
 # The end of a sentence in the original text (normalization joins lines): punctuation before

@@ -615,6 +615,7 @@ SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
     [
         ("everyone unfollow sophie shes a snake", "everyone unfollow sophie"),  # a name in the slot
         ("EVERYONE UNFOLLOW @Sophie", "EVERYONE UNFOLLOW @Sophie"),  # an @mention
+        ("everyone unfollow @coach_b.real now", "everyone unfollow @coach_b.real"),  # a handle
         ("everyone unfollow her", "everyone unfollow her"),  # a pronoun
         ("we're making an anti-jordan page lol", "anti-jordan page"),
         ("nodig sanne niet uit voor het feest", "nodig sanne niet uit"),  # a Dutch split verb

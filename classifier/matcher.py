@@ -944,7 +944,7 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
     idiom ("pasen el pack de stickers" hides "pasen el pack de *"). Of hits that only partly
     overlap, the one of largest weight (either sign) counts: "ending it all" (1.0) over
     "thinking of ending it" (0.8), the negative "dying of laughter" over "i'm dying"; of equal
-    weight, the more severe ("gonna kms tonight": the plan, not the wish); a shared word is not
+    weight, the more severe ("gonna kms today": the plan, not the wish); a shared word is not
     counted twice ("i hate myself" and "hate myself so much")."""
     if len(hits) < 2:
         return list(hits)

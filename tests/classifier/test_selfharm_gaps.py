@@ -260,30 +260,27 @@ def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
     assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan
 
 
-@pytest.mark.parametrize("post", [
-    "i'm gonna shoot up the school lol",
-    "bringing a gun to school tomorrow jk",
-    "gonna bomb the school lmao",
+@pytest.mark.parametrize(("post", "category", "severity"), [
+    ("i'm gonna shoot up the school lol", "violence", "high"),  # critical, one level lower
+    ("bringing a gun to school tomorrow jk", "violence", "high"),
+    ("gonna bomb the school lmao", "violence", "high"),
+    ("kys ily", "bullying", "medium"),  # banter: high, one level lower
+    ("kill yourself bestie ily", "bullying", "medium"),
+    ("te voy a partir la cara tqm", "bullying", "medium"),
 ])
-def test_a_laugh_lowers_a_threat_to_the_school_but_never_hides_it(packaged, post):
-    (flag,) = [f for f in packaged.classify(post) if f.category == "violence"]
-    assert flag.severity == "high", flag.explanation  # critical, one level lower
+def test_a_laugh_or_banter_lowers_a_threat_or_telling_someone_to_die_but_never_hides_it(
+        packaged, post, category, severity):
+    (flag,) = [f for f in packaged.classify(post) if f.category == category]
+    assert flag.severity == severity, flag.explanation
     assert "context lowers it to the threshold, no further" in flag.explanation
 
 
-def test_a_laugh_still_hides_a_threat_said_in_jest_to_a_friend(packaged):
-    assert [f for f in packaged.classify("i'm gonna kill him lol") if f.category == "violence"] == []
-
-
-@pytest.mark.parametrize("post", ["kys ily", "kill yourself bestie ily", "te voy a partir la cara tqm"])
-def test_banter_lowers_telling_someone_to_die_or_a_threat_but_never_hides_it(packaged, post):
-    (flag,) = [f for f in packaged.classify(post) if f.category == "bullying"]
-    assert flag.severity == "medium", flag.explanation  # high, one level lower
-    assert "context lowers it to the threshold, no further" in flag.explanation
-
-
-def test_banter_still_hides_an_insult(packaged):
-    assert [f for f in packaged.classify("ur so dumb ily") if f.category == "bullying"] == []
+@pytest.mark.parametrize(("post", "category"), [
+    ("i'm gonna kill him lol", "violence"),  # a threat said in jest to a friend
+    ("ur so dumb ily", "bullying"),  # an insult in banter
+])
+def test_a_laugh_or_banter_still_hides_a_lesser_threat_or_an_insult(packaged, post, category):
+    assert [f for f in packaged.classify(post) if f.category == category] == []
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,9 @@ PACKAGED_LEXICONS = pathlib.Path(__file__).with_name("lexicons")
 DISCLOSED_ACTS = ("behaviour", "active_planning")
 """Self-harm subcategories that context cues lower but never below the threshold."""
 
+LAUGH_KINDS = ("hyperbole", "joke")
+"""Context cues that set the tone of a whole post (a laugh, "jk", "es broma"), as against topics."""
+
 QUOTED_FACTOR = 0.5
 """A match inside double quotes ("...") weighs this fraction of its weight."""
 
@@ -718,18 +721,25 @@ class Classifier:
         threshold = self.threshold(category, age_band)
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha") or a threat to shoot up the school ("... lol"), but never
-        # hides it: its severity drops one level.
-        floor = -math.inf
-        if lowering and sum(w for hit, w in positive if _kept_at_threshold(hit.entry, lowering)) >= threshold:
-            floor = threshold
-        score = max(round(score + sum(entry.weight for entry in lowering), 6), floor)
+        # hides it: its severity drops one level. A wish to die it lowers to `low`.
+        kept = [entry for entry in (hit.entry for hit, _ in positive) if _kept_at_threshold(entry, lowering)]
+        score = round(score + sum(entry.weight for entry in lowering), 6)
+        held = bool(lowering) and score < threshold <= sum(w for hit, w in positive if hit.entry in kept)
+        if held:
+            score = threshold
         if score < threshold:
             return None
         top_hit, _ = max(positive, key=lambda hw: (SEVERITIES.index(hw[0].entry.severity), hw[1]))
         severity = top_hit.entry.severity
-        lowered = bool(lowering) or any("quoted" in rule for _, _, fired in by_phrase.values() for rule in fired)
+        # A topic cue of weight 0 ("test" beside "i want to die lol") changes no score: it only
+        # tells that a laugh is about something else.
+        lowered = (any(entry.weight < 0 for entry in lowering)
+                   or any("quoted" in rule for _, _, fired in by_phrase.values() for rule in fired))
         if lowered and severity != "low":
             severity = SEVERITIES[SEVERITIES.index(severity) - 1]
+        laughed_off_wish = held and all(_a_wish(entry) for entry in kept)
+        if laughed_off_wish:
+            severity = "low"
         matches = []
         for hit, weight, fired in weighed:
             if weight <= 0:
@@ -737,8 +747,8 @@ class Classifier:
             start, end = norm.original_span(hit.start, hit.end)
             e = hit.entry
             matches.append(Match(e.phrase, category, e.subcategory, e.severity, e.weight, start, end, "; ".join(fired)))
-        explanation = _explain(category, by_phrase, counts, lowering, lowered, severity, score, threshold,
-                               kept_at_threshold=score == floor)
+        kept_as = "a wish to die beside a laugh" if laughed_off_wish else "an act or a plan" if held else ""
+        explanation = _explain(category, by_phrase, counts, lowering, lowered, severity, score, threshold, kept_as)
         return Flag(category, severity, score, threshold, tuple(matches), explanation, top_hit.entry.subcategory)
 
     def _pii_flag(self, spans: list[pii.Span], age_band: str | None) -> Flag | None:
@@ -764,16 +774,25 @@ def _most(hits: list[_Hit]) -> float:
 
 def _kept_at_threshold(entry: Entry, lowering: list[Entry]) -> bool:
     """Whether the context cues ``lowering`` may lower a match's score but never below the
-    threshold: an act or a plan of self-harm; a critical threat of violence (a shooting, a
-    bomb, a weapon brought to school), which a school assesses however it is laughed off; and
-    bullying of high severity (telling someone to kill themselves, a threat, hate), which a
-    banter cue ("ily", "tqm") does not excuse as it excuses an insult. A topic cue (news of a
-    strike, an essay) still lowers a threat as far as it goes."""
+    threshold: an act or a plan of self-harm; a wish to die beside a laugh or a joke cue (kept
+    as `low`: "i want to die lol" is said in jest every day, and meant on some of them); a
+    critical threat of violence (a shooting, a bomb, a weapon brought to school), which a
+    school assesses however it is laughed off; and bullying of high severity (telling someone
+    to kill themselves, a threat, hate), which a banter cue ("ily", "tqm") does not excuse as
+    it excuses an insult. A topic cue (news of a strike, an essay, a song) still lowers a
+    threat or a wish as far as it goes."""
     if entry.category == "self_harm":
-        return entry.subcategory in DISCLOSED_ACTS
+        return entry.subcategory in DISCLOSED_ACTS or (
+            _a_wish(entry) and all(cue.subcategory in LAUGH_KINDS for cue in lowering))
     severe = ((entry.category == "violence" and entry.severity == "critical")
               or (entry.category == "bullying" and entry.severity in ("high", "critical")))
     return severe and all(cue.subcategory not in TOPIC_KINDS for cue in lowering)
+
+
+def _a_wish(entry: Entry) -> bool:
+    """Whether a match is a wish to die told in the first person: self-harm ideation of
+    severity ``high`` or ``critical`` ("i want to die", "quiero morirme"), not a topic word."""
+    return entry.category == "self_harm" and entry.subcategory == "ideation" and entry.severity in ("high", "critical")
 
 
 _MENTION_ENTRY = Entry("@mention", "@", CONTEXT, "target", "low", 0.0, "xx", "built-in")
@@ -971,7 +990,7 @@ def _resolve_overlaps(hits: list[_Hit], weight: Callable[[_Hit], float] = lambda
 
 
 def _explain(category: str, by_phrase: dict, counts: collections.Counter, lowering: list[Entry],
-             lowered: bool, severity: str, score: float, threshold: float, kept_at_threshold: bool = False) -> str:
+             lowered: bool, severity: str, score: float, threshold: float, kept_as: str = "") -> str:
     """``bullying: matched "kys" (harassment, weight 1.0, high); score 1.0 >= threshold 1.0``"""
     phrases = []
     for phrase, (hit, weight, fired) in by_phrase.items():
@@ -990,8 +1009,9 @@ def _explain(category: str, by_phrase: dict, counts: collections.Counter, loweri
     text = f"{category}: matched {', '.join(phrases)}"
     if lowering:
         text += "; context " + ", ".join(f'"{e.phrase}" ({e.subcategory}, weight {e.weight})' for e in lowering)
-    if kept_at_threshold:
-        text += " (an act or a plan: context lowers it to the threshold, no further)"
+    if kept_as:
+        text += f" ({kept_as}: context lowers it to the threshold, no further)"
     if lowered:
-        text += f"; severity lowered one level to {severity}"
+        text += f"; severity lowered to {severity}" if severity == "low" and kept_as.startswith("a wish") \
+            else f"; severity lowered one level to {severity}"
     return f"{text}; score {score} >= threshold {threshold}"

@@ -4,7 +4,8 @@
 They specify the phrase rows written from the dev half of the school posts (see
 docs/classifier-evaluation.md): signals said the many ways students say them, and look-alikes
 (hyperbole, games, sports, homework, banter, help given, negations, identity terms) that
-must not flag. They were written with the rows, not taken from the school posts.
+must not flag, or, for a wish to die beside a laugh, not above `low`. They were written
+with the rows, not taken from the school posts.
 """
 
 import csv
@@ -30,3 +31,10 @@ def test_flags_the_signal(packaged, category, post):
 def test_does_not_flag_the_look_alike(packaged, category, post):
     flags = [flag for flag in packaged.classify(post) if flag.category == category]
     assert not flags, flags[0].explanation
+
+
+@pytest.mark.parametrize(("category", "post"), _posts("at most low"))
+def test_keeps_the_look_alike_at_the_bottom_of_the_queue(packaged, category, post):
+    """A wish to die beside a laugh is kept as `low` by policy, even when it is a joke."""
+    flags = [flag for flag in packaged.classify(post) if flag.category == category]
+    assert all(flag.severity == "low" for flag in flags), flags[0].explanation

@@ -256,8 +256,33 @@ def test_a_laugh_lowers_an_act_or_a_plan_but_never_hides_it(packaged, post):
     assert "context lowers it to the threshold, no further" in flag.explanation
 
 
-def test_a_laugh_still_hides_a_wish_said_in_jest(packaged):
-    assert self_harm(packaged, "i'm gonna kill myself lol") is None  # ideation, not an act or a plan
+@pytest.mark.parametrize("post", [
+    "i'm gonna kill myself lol",
+    "i want to die lol",
+    "me quiero morir jaja",
+    "quero morrer kkkk",
+    "ik wil dood haha",
+])
+def test_a_laugh_keeps_a_wish_to_die_at_the_threshold_as_low(packaged, post):
+    """Said in jest every day, and meant on some of them: the wish reaches the bottom of the
+    counselor's queue and raises no alert."""
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "low", flag and flag.explanation
+    assert "a wish to die beside a laugh: context lowers it to the threshold, no further" in flag.explanation
+
+
+@pytest.mark.parametrize(("post", "beside_a_laugh"), [
+    ("i have a chem test tomorrow i want to die", "i have a chem test tomorrow i want to die lol"),
+    ("el examen de mate me mato, quiero morir", "el examen de mate me mato, quiero morir jaja"),
+    ("a prova de mat me matou, quero morrer", "a prova de mat me matou, quero morrer kkkk"),
+    ("die wiskundetoets heeft me gesloopt, ik wil dood", "die wiskundetoets heeft me gesloopt, ik wil dood haha"),
+])
+def test_a_test_beside_a_laugh_hides_a_wish_but_a_test_alone_lowers_nothing(packaged, post, beside_a_laugh):
+    """An exam is the commonest reason a student jokes about dying; failing one is also a
+    real pressure, so without a laugh the wish keeps its weight and its severity."""
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "critical", flag and flag.explanation
+    assert self_harm(packaged, beside_a_laugh) is None
 
 
 @pytest.mark.parametrize(("post", "category", "severity"), [

@@ -84,7 +84,7 @@ ROSTER_CLAIM_TEMPLATES = {"this is {name}": 1.0, "this is {name}'s new account":
 
 SLOT_NOT_A_NAME = frozenset(
     # articles and determiners
-    "the a an this that these those my your ur our their his its it every some any no "  # en
+    "the a an this that these those my your ur our their his its it every some any no one "  # en
     "el la los las un una unos unas mi mis tu tus su sus este esta ese esa esto eso lo "  # es
     "o os as um uma meu minha seu teu tua esse essa isso isto do da dos das "  # pt
     "de het een mijn mn jouw je ons onze hun deze die dat dit t "  # nl
@@ -99,7 +99,7 @@ SLOT_NOT_A_NAME = frozenset(
     "oma opa juf meester leraar".split())
 """Words that fill no slot (``*``) of a phrase. A slot is one word that names a third person,
 a peer: a name or a pronoun ("lets all ignore maddie", "... her"); not an article or a
-determiner, not the writer or the reader (a phrase says "you" itself), not a reflexive
+determiner ("one" of "kill one of my characters"), not the writer or the reader (a phrase says "you" itself), not a reflexive
 pronoun, not "anyone", not a parent or a teacher."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
@@ -312,6 +312,16 @@ class Matcher:
                         if entry.category != CONTEXT or " " in form or len(form) > 2:
                             add_variant(form, entry)
                             spelled[form].append(entry)
+        # The words before a slot are spelled as any phrase's are: "ima stab *" for "i'm going
+        # to stab *", "i ll kill *" where an apostrophe was stripped.
+        for head, items in list(slotted.items()):
+            forms = {form: items for form, repeated in _variants(head).items() if " " in form and not repeated}
+            for language in sorted({entry.language for entry, _, _ in items}):
+                of_language = [item for item in items if item[0].language == language]
+                for form in _spellings(head, language):
+                    forms[form] = [*forms.get(form, ()), *of_language]
+            for form, spelled_items in forms.items():
+                slotted[form] += [item for item in spelled_items if item not in slotted[form]]
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         all_fillers = {filler for of_language in fillers.values() for filler in of_language}
@@ -394,21 +404,27 @@ class Matcher:
         without = "".join(parts)
         size = len(text)
         hits = []
-        for last, (length, _, _, fillable, _) in self._automaton.iter(without):
-            if not fillable:
+        for last, (length, _, _, fillable, slotted) in self._automaton.iter(without):
+            if not fillable and not slotted:
                 continue
             start, end = last - length + 1, last + 1
             first = bisect.bisect_right(points, start)  # the fillers after the phrase's first character
             if first >= len(points) or points[first] >= end or (first + 1 < len(points) and points[first + 1] < end):
                 continue  # none inside, or more than one
-            start += shifts[first - 1] if first else 0
-            end += shifts[first]
-            if (start > 0 and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
-                continue
-            if text[start:end] in self._keys:  # a phrase of its own, with its own rows
-                continue
             filler = skipped[first][:-1]
-            hits += [_Hit(start, end, entry) for entry in fillable if filler in self._fillers.get(entry.language, ())]
+            found = [(end, entry) for entry in fillable]
+            if slotted and " " in without[start:end]:  # "i will *actually* murder tyler"
+                nearest = points[first + 1] if first + 1 < len(points) else len(without)
+                found += [(hit.end, hit.entry) for hit in _with_slot(without, start, end, slotted) if hit.end <= nearest]
+            start += shifts[first - 1] if first else 0
+            if start > 0 and text[start - 1].isalnum():
+                continue
+            for stop, entry in found:
+                stop += shifts[first]
+                if (stop < size and text[stop].isalnum()) or filler not in self._fillers.get(entry.language, ()):
+                    continue
+                if text[start:stop] not in self._keys:  # not a phrase of its own, with its own rows
+                    hits.append(_Hit(start, stop, entry))
         return hits
 
 

@@ -192,7 +192,7 @@ def test_match_offsets_highlight_the_exact_original_substring(packaged, post, hi
          ('self_harm: matched "i want to die" (ideation, weight 1.0, critical); context "lol" (hyperbole, weight -0.3); '
          'severity lowered one level to high; score 0.7 >= threshold 0.5')),
         ("im gonna shoot him in fortnite",  # a harmless topic is named for what it is
-         ('violence: matched "i\'m going to shoot" (threat, weight 1.0, high); context "in fortnite" (game, '
+         ('violence: matched "i\'m going to shoot *" (threat, weight 1.0, high); context "in fortnite" (game, '
           'weight -0.5); severity lowered one level to medium; score 0.5 >= threshold 0.5')),
     ],
 )
@@ -631,6 +631,29 @@ SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
 )
 def test_a_slot_in_a_phrase_takes_one_word_that_names_someone(tmp_path, post, highlighted):
     flags = classifier_with(tmp_path, SLOTS).classify(post)
+    assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
+
+
+@pytest.mark.parametrize(
+    ("post", "highlighted"),
+    [
+        ("im gonna kill jake", "im gonna kill jake"),  # other spellings of the words before the slot
+        ("ima kill jake tmrw", "ima kill jake"),
+        ("i'll stab jake", "i'll stab jake"),  # a contraction written out, or its apostrophe stripped
+        ("ill stab jake", "ill stab jake"),
+        ("i will actually stab jake", "i will actually stab jake"),  # a filler before the slot
+        ("i will actually really stab jake", None),  # one filler, not two
+        ("i'm going to kill time", None),  # an idiom hides it in every spelling
+        ("imma kill time", None),
+        ("im gonna kill one of my characters", None),  # "one" names no one
+    ],
+)
+def test_a_phrase_with_a_slot_is_spelled_as_any_phrase_is(tmp_path, post, highlighted):
+    flags = classifier_with(tmp_path, ["i'm going to kill *,violence,threat,high,1.0,en,",
+                                       "i will stab *,violence,threat,high,1.0,en,",
+                                       "i'm going to kill time,violence,threat,low,0,en,idiom",
+                                       "actually,context,filler,low,0,en,",
+                                       "really,context,filler,low,0,en,"]).classify(post)
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 

@@ -657,6 +657,14 @@ def test_a_phrase_with_a_slot_is_spelled_as_any_phrase_is(tmp_path, post, highli
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+def test_a_promise_of_revenge_is_a_threat_near_a_grievance(tmp_path):
+    clf = classifier_with(tmp_path, ["will pay,violence,threat,high,1.0,en,near=grievance:12",
+                                     "laughed at me,context,grievance,low,0,en,"])
+    assert [f.category for f in clf.classify("everyone who laughed at me will pay")] == ["violence"]
+    assert clf.classify("my mom will pay for lunch") == []
+    assert clf.classify("they laughed at me when i fell lol") == []  # a grievance alone flags nothing
+
+
 def test_a_context_cue_that_is_a_word_of_a_signal_phrase_names_no_topic(tmp_path):
     clf = classifier_with(tmp_path, ["see me on the news,violence,threat,critical,1.0,en,",
                                      "i want to die,self_harm,ideation,critical,1.0,en,",

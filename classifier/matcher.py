@@ -343,12 +343,19 @@ class Matcher:
                 for form in _with_filler(key, fillers.get(entry.language, ())):
                     if form not in by_key:
                         add_variant(form, entry)
-        # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"), where it
-        # holds no filler word.
+        # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"); one that
+        # holds a filler word ("ur so fat") is held with its filler forms ("ur literally so fat").
         for form, entries_spelled in spelled.items():
             splittable = tuple(entry for entry in entries_spelled if entry.category != CONTEXT)
-            if splittable and " " in form and not any(f" {filler} " in f" {form} " for filler in all_fillers):
+            if not splittable or " " not in form:
+                continue
+            if not any(f" {filler} " in f" {form} " for filler in all_fillers):
                 fillable[form] = splittable
+                continue
+            for entry in splittable:
+                for filled in _with_filler(form, fillers.get(entry.language, ())):
+                    if filled not in by_key:
+                        add_variant(filled, entry)
         self._automaton = ahocorasick.Automaton()
         for form in {**by_key, **variant_of, **repeated_of, **slotted}:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())

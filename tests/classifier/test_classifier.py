@@ -509,6 +509,7 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
            "end it really soon,self_harm,active_planning,critical,1.0,en,",
            "end it soon,self_harm,ideation,medium,1.0,en,",
            "nobody likes you,bullying,exclusion,medium,1.0,en,",
+           "you're so fat,bullying,targeted_insult,medium,1.0,en,",
            "just,context,filler,low,0,en,",
            "really,context,filler,low,0,en,",
            "so,context,filler,low,0,en,",
@@ -531,6 +532,8 @@ FILLERS = ["i want to die,self_harm,ideation,critical,1.0,en,negatable",
         ("i'm so done really with life", ["so done with life"], "so done really with life"),
         ("nobody really likes u", ["nobody likes you"], "nobody really likes u"),  # a chat spelling takes one too
         ("i wanna really die", ["i want to die"], "i wanna really die"),
+        ("ur really so fat", ["you're so fat"], "ur really so fat"),  # a chat spelling with a filler word
+        ("you are just so fat", ["you're so fat"], "you are just so fat"),  # a contraction written out
         ("i will end it really soon", ["end it really soon"], "end it really soon"),  # a phrase of its own
     ],
 )

@@ -8,6 +8,10 @@ and ``identity_terms.txt``. Each CSV row is one phrase::
     stupid,bullying,targeted_insult,medium,0.6,en,target=3
     not,context,negation,low,0,en,
 
+A phrase may hold groups of alternatives, ``everyone {is laughing|laughs} at you``: the
+row stands for each phrase its groups make (at most ``MAX_ALTERNATIVES``), with the same
+columns; alternatives that normalize alike are one phrase.
+
 ``rules`` is empty or space-separated rules, see ``parse_rules``. Rows of category
 ``context`` are cues, not signals: negation, targets, hyperbole, homework, ...
 
@@ -82,6 +86,9 @@ COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language"
 """The header every lexicon CSV file starts with."""
 
 IDENTITY_TERMS_FILE = "identity_terms.txt"
+
+MAX_ALTERNATIVES = 256
+"""At most this many phrases from one row's ``{a|b}`` groups."""
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 
@@ -214,21 +221,49 @@ def load_lexicon(directory: pathlib.Path) -> Lexicon:
     defined_at: dict[tuple[str, str, str, str, Rules], str] = {}
     for path in csv_paths:
         for line, row in _parse_rows(path, texts[path]):
-            entry = _entry(path, line, row, identity_terms)
-            # A cue may be of several kinds ("i": first person, and the start of a clause), and
-            # a phrase may have several rows with different rules ("bullied"; "bullied" near a
-            # school word): of those that hold, the one that weighs most counts.
-            kind = entry.subcategory if entry.category == CONTEXT else ""
-            same = (entry.language, entry.key, entry.category, kind, entry.rules)
-            earlier = defined_at.setdefault(same, entry.source)
-            if earlier != entry.source:
-                raise LexiconError(path, line, "phrase", f"{entry.phrase!r} duplicates {earlier} "
-                                                         f"(language {entry.language}, category {entry.category}, "
-                                                         f"rules {entry.rules.describe() or 'none'!r})")
-            entries.append(entry)
+            of_row: set[str] = set()
+            for phrase in _alternatives(path, line, row[0]):
+                entry = _entry(path, line, [phrase, *row[1:]], identity_terms)
+                if entry.key in of_row:  # two alternatives that normalize alike ("you're", "youre")
+                    continue
+                of_row.add(entry.key)
+                # A cue may be of several kinds ("i": first person, and the start of a clause), and
+                # a phrase may have several rows with different rules ("bullied"; "bullied" near a
+                # school word): of those that hold, the one that weighs most counts.
+                kind = entry.subcategory if entry.category == CONTEXT else ""
+                same = (entry.language, entry.key, entry.category, kind, entry.rules)
+                earlier = defined_at.setdefault(same, entry.source)
+                if earlier != entry.source:
+                    raise LexiconError(path, line, "phrase", f"{entry.phrase!r} duplicates {earlier} "
+                                                             f"(language {entry.language}, category {entry.category}, "
+                                                             f"rules {entry.rules.describe() or 'none'!r})")
+                entries.append(entry)
     if not entries:
         raise LexiconError(directory, None, "entries", "the CSV files hold no phrase")
     return Lexicon(tuple(entries), identity_terms, _version(texts))
+
+
+_GROUP = re.compile(r"\{([^{}]*)\}")
+
+
+def _alternatives(path: pathlib.Path, line: int, phrase: str) -> list[str]:
+    """The phrases a row's phrase stands for: each ``{a|b|c}`` group is one of its
+    alternatives, ``everyone {is laughing|laughs} at you`` is two phrases."""
+    phrases = [phrase]
+    while _GROUP.search(phrases[0]):
+        expanded = []
+        for written in phrases:
+            group = _GROUP.search(written)
+            options = group.group(1).split("|")
+            if any(not option.strip() for option in options):
+                raise LexiconError(path, line, "phrase", f"{phrase!r}: an empty alternative in {group.group()!r}")
+            expanded += [written[:group.start()] + option.strip() + written[group.end():] for option in options]
+        if len(expanded) > MAX_ALTERNATIVES:
+            raise LexiconError(path, line, "phrase", f"{phrase!r} stands for more than {MAX_ALTERNATIVES} phrases")
+        phrases = expanded
+    if any(char in written for written in phrases for char in "{}|"):
+        raise LexiconError(path, line, "phrase", f"{phrase!r}: a brace or a bar outside a {{a|b}} group")
+    return phrases
 
 
 def _trim_to_alphanumeric(key: str) -> str:

@@ -63,6 +63,12 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("* is a loser,bullying,targeted_insult,medium,1.0,en,", "phrase"),  # a slot comes after a word
         ("make * cry and * leave,bullying,harassment,medium,1.0,en,", "phrase"),  # one slot at most
         ("ignore *,context,target,low,0,en,", "phrase"),  # a cue holds no slot
+        ("everyone {hates|} you,bullying,exclusion,medium,1.0,en,", "phrase"),  # an empty alternative
+        ("everyone {hates you,bullying,exclusion,medium,1.0,en,", "phrase"),  # a group left open
+        ("everyone hates|likes you,bullying,exclusion,medium,1.0,en,", "phrase"),  # a bar outside a group
+        ("{kill|stab} yourself,bullying,harassment,high,1.0,en,", "phrase"),  # an alternative duplicates line 2
+        ("{gay|loser},bullying,targeted_insult,high,1.0,en,", "phrase"),  # an alternative is an identity term
+        ("{a|b|c|d} {a|b|c|d} {a|b|c|d} {a|b|c|d} {a|b},bullying,threat,high,1.0,en,", "phrase"),  # over 256
     ],
 )
 def test_a_bad_row_is_refused_naming_file_line_and_field(tmp_path, bad_row, field):
@@ -122,6 +128,19 @@ def test_the_same_phrase_may_appear_once_per_language(tmp_path):
     write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,en,\n", name="en.csv")
     write_lexicon(tmp_path, HEADER + "kys,bullying,harassment,high,1.0,es,\n", name="es.csv")
     assert [entry.source for entry in load_lexicon(tmp_path).entries] == ["en.csv:2", "es.csv:2"]
+
+
+def test_a_row_with_groups_of_alternatives_stands_for_each_phrase_they_make(tmp_path):
+    write_lexicon(tmp_path, HEADER + "{everyone|the whole class} {is laughing|laughs} at {you|u},bullying,harassment,"
+                                     "medium,1.0,en,negatable\n"
+                                     "{you're|youre} a loser,bullying,targeted_insult,medium,1.0,en,\n")
+    entries = load_lexicon(tmp_path).entries
+    assert [entry.phrase for entry in entries] == [
+        "everyone is laughing at you", "everyone is laughing at u", "everyone laughs at you", "everyone laughs at u",
+        "the whole class is laughing at you", "the whole class is laughing at u", "the whole class laughs at you",
+        "the whole class laughs at u", "you're a loser"]  # "youre a loser" normalizes alike: one phrase
+    assert {(e.category, e.weight, e.source, e.rules.negatable) for e in entries[:8]} == {
+        ("bullying", 1.0, "en.csv:2", True)}
 
 
 def test_an_entry_keeps_the_phrase_as_written_and_matches_on_its_normalized_form(tmp_path):

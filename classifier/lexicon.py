@@ -155,11 +155,17 @@ class Rules:
     """``idiom`` (weight 0): an everyday phrase containing a listed one ("burn myself cooking"
     contains "burn myself"). It hides the phrases it contains and weighs nothing itself, so
     it never cancels another signal in the same text, as a negative weight would."""
+    name: bool = False
+    """``name``, on a phrase with a slot: the slot holds a name (a word of a roster name, an
+    @mention) or a third-person pronoun, not any word: with Jake on the roster, "everyone
+    hates *" is "everyone hates jake", not "everyone hates mondays"."""
 
     def describe(self) -> str:
         parts = ["negatable"] if self.negatable else []
         if self.idiom:
             parts.append("idiom")
+        if self.name:
+            parts.append("name")
         if self.target is not None:
             parts.append(f"target={self.target}")
         parts += [f"near={kind}:{n}" for kind, n in self.near]
@@ -175,13 +181,15 @@ NEGATION_WINDOW = 3
 
 def parse_rules(text: str) -> Rules:
     """``"negatable target=3 near=time:8"`` -> Rules; raises ValueError naming the bad rule."""
-    negatable, target, near, after, only, idiom = False, None, [], [], (), False
+    negatable, target, near, after, only, idiom, slot_name = False, None, [], [], (), False, False
     for rule in text.split():
         name, _, value = rule.partition("=")
         if name == "negatable" and not value:
             negatable = True
         elif name == "idiom" and not value:
             idiom = True
+        elif name == "name" and not value:
+            slot_name = True
         elif name == "target" and value.isdigit() and 0 < int(value) <= 50:
             target = int(value)
         elif name in ("near", "after") and ":" in value:
@@ -193,9 +201,9 @@ def parse_rules(text: str) -> Rules:
         elif name == "only" and value and set(value.split("+")) <= set(CATEGORIES):
             only = tuple(value.split("+"))
         else:
-            raise ValueError(f"unknown rule {rule!r}; known: negatable, idiom, target=N, near=KIND:N, "
+            raise ValueError(f"unknown rule {rule!r}; known: negatable, idiom, name, target=N, near=KIND:N, "
                              "after=KIND:N, only=CAT+CAT")
-    return Rules(negatable, target, tuple(near), tuple(after), only, idiom)
+    return Rules(negatable, target, tuple(near), tuple(after), only, idiom, slot_name)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -363,6 +371,8 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
         rules = parse_rules(rules_text)
     except ValueError as error:
         raise fail("rules", str(error)) from None
+    if rules.name and not slots:
+        raise fail("rules", "'name' is a rule of a phrase with a slot (*)")
     return Entry(phrase, key, category, subcategory, severity, weight, language, f"{path.name}:{line}", rules)
 
 

@@ -102,6 +102,13 @@ a peer: a name or a pronoun ("lets all ignore maddie", "... her"); not an articl
 determiner ("one" of "kill one of my characters"), not the writer or the reader (a phrase says "you" itself), not a reflexive
 pronoun, not "anyone", not a parent or a teacher."""
 
+PERSON_PRONOUNS = frozenset(
+    "him her "  # en
+    "el ella ellos ellas "  # es
+    "ele ela eles elas "  # pt
+    "hem haar hen hun hij zij ze".split())  # nl
+"""Third-person pronouns: a slot with the ``name`` rule takes them, as it takes a roster name."""
+
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")
 _SLOT_WORD = re.compile(r"@\w+(?:\.\w+)*|[^\W_]+(?:'[^\W_]+)?")  # a handle: "@coach_b", "@jess.x"
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
@@ -267,6 +274,12 @@ class Matcher:
     word itself is held with its filler forms instead."""
 
     def __init__(self, entries: Iterable[Entry]) -> None:
+        entries = list(entries)
+        # The words a slot with the ``name`` rule takes: a pronoun, a word of a roster name
+        # ("Jordan Smith": "jordan", "smith"; "Mr. Smith": "smith").
+        self._names = PERSON_PRONOUNS | {word for entry in entries if entry.source == "roster"
+                                         and entry.category == CONTEXT for word in entry.key.split(" ")
+                                         if word.isalpha() and word not in SLOT_NOT_A_NAME}
         by_key: dict[str, list[Entry]] = collections.defaultdict(list)
         fillers: dict[str, list[str]] = collections.defaultdict(list)
         repeated_of: dict[str, list[Entry]] = collections.defaultdict(list)
@@ -385,7 +398,7 @@ class Matcher:
             if repeated and _collapsed(norm, start, end):
                 found += [_Hit(start, end, entry) for entry in repeated]
             if slotted:
-                found += _with_slot(text, start, end, slotted)
+                found += _with_slot(text, start, end, slotted, self._names)
         if self._filler is not None:
             found += self._find_past_fillers(text)
         return found
@@ -422,7 +435,8 @@ class Matcher:
             found = [(end, entry) for entry in fillable]
             if slotted and " " in without[start:end]:  # "i will *actually* murder tyler"
                 nearest = points[first + 1] if first + 1 < len(points) else len(without)
-                found += [(hit.end, hit.entry) for hit in _with_slot(without, start, end, slotted) if hit.end <= nearest]
+                found += [(hit.end, hit.entry) for hit in _with_slot(without, start, end, slotted, self._names)
+                          if hit.end <= nearest]
             start += shifts[first - 1] if first else 0
             if start > 0 and text[start - 1].isalnum():
                 continue
@@ -435,15 +449,19 @@ class Matcher:
         return hits
 
 
-def _with_slot(text: str, start: int, end: int, slotted: Iterable[tuple[Entry, str, str]]) -> list[_Hit]:
+def _with_slot(text: str, start: int, end: int, slotted: Iterable[tuple[Entry, str, str]],
+               names: frozenset[str]) -> list[_Hit]:
     """The phrases with a slot whose head is ``text[start:end]``: their gap, a word that names
-    someone (not in ``SLOT_NOT_A_NAME``), then their tail, on a word boundary."""
+    someone (not in ``SLOT_NOT_A_NAME``; with the ``name`` rule, one of ``names``, a pronoun or
+    a word of a roster name, or an @mention), then their tail, on a word boundary."""
     hits = []
     for entry, gap, tail in slotted:
         if not text.startswith(gap, end):
             continue
         word = _SLOT_WORD.match(text, end + len(gap))
         if word is None or word.group() in SLOT_NOT_A_NAME:
+            continue
+        if entry.rules.name and word.group().split("'")[0] not in names and not word.group().startswith("@"):
             continue
         stop = word.end()
         if tail:

@@ -660,6 +660,24 @@ def test_a_phrase_with_a_slot_is_spelled_as_any_phrase_is(tmp_path, post, highli
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+@pytest.mark.parametrize(
+    ("post", "highlighted"),
+    [
+        ("everyone hates jake lol", "everyone hates jake"),  # a word of a roster name
+        ("everyone hates miller", "everyone hates miller"),
+        ("everyone hates her", "everyone hates her"),  # a third-person pronoun
+        ("everyone hates @jake_m", "everyone hates @jake_m"),  # an @mention
+        ("everyone hates mondays", None),  # any other word is no name
+        ("everyone hates tyler", None),  # nor is a name the roster does not hold
+    ],
+)
+def test_a_slot_with_the_name_rule_takes_a_roster_name_a_pronoun_or_a_mention(tmp_path, post, highlighted):
+    clf = classifier_with(tmp_path, ["everyone hates *,bullying,exclusion,medium,1.0,en,name"],
+                          roster=["Jake Miller"])
+    flags = clf.classify(post)
+    assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
+
+
 def test_a_promise_of_revenge_is_a_threat_near_a_grievance(tmp_path):
     clf = classifier_with(tmp_path, ["will pay,violence,threat,high,1.0,en,near=grievance:12",
                                      "laughed at me,context,grievance,low,0,en,"])

@@ -63,6 +63,7 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("* is a loser,bullying,targeted_insult,medium,1.0,en,", "phrase"),  # a slot comes after a word
         ("make * cry and * leave,bullying,harassment,medium,1.0,en,", "phrase"),  # one slot at most
         ("ignore *,context,target,low,0,en,", "phrase"),  # a cue holds no slot
+        ("everyone hates her,bullying,exclusion,medium,1.0,en,name", "rules"),  # 'name' is of a slot
         ("everyone {hates|} you,bullying,exclusion,medium,1.0,en,", "phrase"),  # an empty alternative
         ("everyone {hates you,bullying,exclusion,medium,1.0,en,", "phrase"),  # a group left open
         ("everyone hates|likes you,bullying,exclusion,medium,1.0,en,", "phrase"),  # a bar outside a group
@@ -195,6 +196,7 @@ def test_the_packaged_lexicon_covers_every_category():
         ("negatable target=2 near=group:1", Rules(negatable=True, target=2, near=(("group", 1),))),
         ("negatable after=address:1", Rules(negatable=True, after=(("address", 1),))),
         ("after=address:0", Rules(after=(("address", 0),))),
+        ("negatable name", Rules(negatable=True, name=True)),
     ],
 )
 def test_rules_are_parsed_from_the_rules_column(rules, parsed):

@@ -5,6 +5,8 @@ impersonation (g5, g11-13); and their look-alikes from sport, games, tests and p
 
 import pytest
 
+from socialwatch.classifier import Classifier
+
 
 def flag_of(classifier, text, category):
     return next((f for f in classifier.classify(text) if f.category == category), None)
@@ -109,3 +111,36 @@ def test_flags(packaged, post, category, subcategory, severity):
 def test_does_not_flag_look_alikes(packaged, post, category):
     flag = flag_of(packaged, post, category)
     assert flag is None, flag.explanation
+
+
+@pytest.fixture(scope="module")
+def with_roster():
+    return Classifier.load(roster=["Jake Miller", "Sophie Costa", "Daan de Vries", "Lucia Perez"])
+
+
+@pytest.mark.parametrize(
+    ("post", "category"),
+    [
+        ("everyone hates jake lol", "bullying"),
+        ("nobody sits with sophie anymore", "bullying"),
+        ("told jake to kill himself", "bullying"),
+        ("todos odian a lucia", "bullying"),
+        ("ojalá jake se muera", "bullying"),
+        ("ninguém gosta da sophie", "bullying"),
+        ("niemand vindt daan leuk", "bullying"),
+        ("im pretending to be sophie on insta", "impersonation"),
+        ("posing as jake on snap rn", "impersonation"),
+        ("nadie habla con lucia", "bullying"),
+        ("tomara que a sophie morra", "bullying"),
+        ("ik deed me voor als daan", "impersonation"),
+    ],
+)
+def test_a_roster_name_fills_a_slot_that_takes_names(with_roster, packaged, post, category):
+    assert category in {flag.category for flag in with_roster.classify(post)}
+    assert category not in {flag.category for flag in packaged.classify(post)}  # not without the roster
+
+
+@pytest.mark.parametrize("post", ["everyone hates mondays", "nobody likes pineapple pizza", "pretending to be sick lol",
+                                  "todos odian a los lunes", "niemand vindt wiskunde leuk"])
+def test_a_slot_that_takes_names_takes_no_other_word(with_roster, post):
+    assert with_roster.classify(post) == []

@@ -51,14 +51,16 @@ CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
 MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "height", "time", "self", "group", "school",
-                          "address", "weapon", "grievance"})
+                          "address", "weapon", "grievance", "quantity"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
 people, which may be identity terms) exist only for ``near=group:N``: they never flag.
 ``address`` cues ("you're a", "you are so", "your a") say a word of a person to their face.
 ``height`` cues (a balcony, a roof, a bridge) are places to fall from, for "tried to jump off".
 ``weapon`` cues (a gun and its slang, a knife, a bomb) make a threat of violence: "bringing"
 near a weapon and the school. ``grievance`` cues (a wrong done to the writer: "laughed at me",
-"se burlaron de mí") make a promise of revenge a threat: "everyone who laughed at me will pay"."""
+"se burlaron de mí") make a promise of revenge a threat: "everyone who laughed at me will pay".
+``quantity`` cues (a number from 10 to 99, "a bunch of", "veinte") make taking pills an
+overdose: "took like 30 tylenol", not "took 2 advil"."""
 
 FILLER = "filler"
 """Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the

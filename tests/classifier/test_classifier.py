@@ -678,6 +678,15 @@ def test_a_slot_with_the_name_rule_takes_a_roster_name_a_pronoun_or_a_mention(tm
     assert [post[m.start:m.end] for f in flags for m in f.matches] == ([highlighted] if highlighted else [])
 
 
+def test_a_number_of_ten_or_more_near_a_medicine_makes_taking_it_an_overdose(tmp_path):
+    clf = classifier_with(tmp_path, ["took,self_harm,behaviour,critical,1.0,en,near=quantity:3 near=method:4",
+                                     "{1|2|3|4|5|6|7|8|9}{0|1|2|3|4|5|6|7|8|9},context,quantity,low,0,en,",
+                                     "tylenol,context,method,low,0,en,"])
+    assert [f.severity for f in clf.classify("took like 30 tylenol last night")] == ["critical"]
+    assert clf.classify("took 2 tylenol last night") == []  # one digit is no quantity
+    assert clf.classify("took 30 minutes") == []  # a number, no medicine
+
+
 def test_a_promise_of_revenge_is_a_threat_near_a_grievance(tmp_path):
     clf = classifier_with(tmp_path, ["will pay,violence,threat,high,1.0,en,near=grievance:12",
                                      "laughed at me,context,grievance,low,0,en,"])

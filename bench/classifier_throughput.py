@@ -157,7 +157,7 @@ def main() -> None:
         return f"{name:<58}{megabytes / took:9.2f} MB/s {len(texts) / took:12,.0f} messages/s"
 
     print(f"texts: {len(texts):,} from {source}, {megabytes:.2f} MB, mean {sum(map(len, texts)) / len(texts):.0f} chars")
-    print(f"phrases: {len(phrases):,} ({lexicon_rows} lexicon rows, variants, and {args.names} generated roster "
+    print(f"phrases: {len(phrases):,} ({lexicon_rows} lexicon phrases, variants, and {args.names} generated roster "
           f"names x 11); {len(keys):,} automaton keys; lexicon {classifier.lexicon_version}")
     print(line("full   Classifier.classify (normalize+match+score+pii)", full))
     print(line("raw    pyahocorasick iter over normalized text", raw_time))

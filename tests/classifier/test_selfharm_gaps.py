@@ -271,6 +271,17 @@ def test_a_laugh_keeps_a_wish_to_die_at_the_threshold_as_low(packaged, post):
     assert "a wish to die beside a laugh: context lowers it to the threshold, no further" in flag.explanation
 
 
+@pytest.mark.parametrize("post", [
+    "i want to die lol im serious",
+    "me quiero morir jaja en serio",
+    "quero morrer kkkk sério",
+    "ik wil dood haha echt serieus",
+])
+def test_saying_it_is_meant_after_a_laugh_keeps_a_wish_high(packaged, post):
+    flag = self_harm(packaged, post)
+    assert flag is not None and flag.severity == "high", flag and flag.explanation  # critical, one level lower
+
+
 @pytest.mark.parametrize(("post", "beside_a_laugh"), [
     ("i have a chem test tomorrow i want to die", "i have a chem test tomorrow i want to die lol"),
     ("el examen de mate me mato, quiero morir", "el examen de mate me mato, quiero morir jaja"),

@@ -99,14 +99,14 @@ SLOT_NOT_A_NAME = frozenset(
     "oma opa juf meester leraar".split())
 """Words that fill no slot (``*``) of a phrase. A slot is one word that names a third person,
 a peer: a name or a pronoun ("lets all ignore maddie", "... her"); not an article or a
-determiner ("one" of "kill one of my characters"), not the writer or the reader (a phrase says "you" itself), not a reflexive
-pronoun, not "anyone", not a parent or a teacher."""
+determiner ("one" of "kill one of my characters"), not the writer or the reader (a phrase
+says "you" itself), not a reflexive pronoun, not "anyone", not a parent or a teacher."""
 
 PERSON_PRONOUNS = frozenset(
     "him her "  # en
-    "el ella ellos ellas "  # es
+    "ella ellos ellas "  # es ("el" is the article too)
     "ele ela eles elas "  # pt
-    "hem haar hen hun hij zij ze".split())  # nl
+    "hem haar hen hij zij ze".split())  # nl ("hun" is "their" too)
 """Third-person pronouns: a slot with the ``name`` rule takes them, as it takes a roster name."""
 
 _MENTION = re.compile(r"(?<!\w)@\w{2,}")

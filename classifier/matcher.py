@@ -763,9 +763,9 @@ class Classifier:
         # A laugh or a joke cue lowers an act or a plan told in the first person ("I tried to
         # hang myself yesterday haha") or a threat to shoot up the school ("... lol"), but never
         # hides it: its severity drops one level. A wish to die it lowers to `low`.
-        kept = [entry for entry in (hit.entry for hit, _ in positive) if _kept_at_threshold(entry, lowering)]
+        kept = [hit.entry for hit, _ in positive if _kept_at_threshold(hit.entry, lowering)] if lowering else []
         score = round(score + sum(entry.weight for entry in lowering), 6)
-        held = bool(lowering) and score < threshold <= sum(w for hit, w in positive if hit.entry in kept)
+        held = bool(kept) and score < threshold <= sum(w for hit, w in positive if hit.entry in kept)
         if held:
             score = threshold
         if score < threshold:

@@ -52,7 +52,7 @@ class Dataset:
     path: str
     """File (or glob) relative to the data directory."""
     category: str
-    """The classifier category measured."""
+    """The classifier category measured (``ANY_CATEGORY``: a flag of any category counts)."""
     kind: str
     """``binary``, ``negatives``, ``stress``, ``positives`` or ``pii``."""
     read: Callable[[pathlib.Path], Iterator[tuple[str, int] | tuple[str, int, str]]]
@@ -136,6 +136,9 @@ def _presidio(path: pathlib.Path) -> Iterator[tuple[str, int]]:
 
 SCHOOL_POST_CATEGORIES = ("bullying", "self_harm", "violence", "impersonation", "pii")
 
+ANY_CATEGORY = "any"
+"""A set's category when a flag of any category counts (ordinary posts: none should flag)."""
+
 
 def _school_posts(category: str, path: pathlib.Path, split: str = "test") -> Iterator[tuple[str, int, str]]:
     """The posts of one half (``split``: ``dev`` is for finding gaps, ``test`` for measuring);
@@ -144,6 +147,14 @@ def _school_posts(category: str, path: pathlib.Path, split: str = "test") -> Ite
     for row in _rows(path):
         if row["split"] == split:
             yield row["text"], int(category in row["labels"].split()), row["language"]
+
+
+def _ordinary_posts(path: pathlib.Path, split: str = "test") -> Iterator[tuple[str, int]]:
+    """Everyday posts of one half (``dev`` is for finding false alarms, ``test`` for measuring
+    them), none a signal of anything."""
+    for row in _rows(path):
+        if row["split"] == split:
+            yield row["text"], 0
 
 
 DATASETS = (
@@ -163,6 +174,7 @@ DATASETS = (
     *(Dataset(f"{name}_{category}", f"{name}.csv", category, "binary",
               functools.partial(_school_posts, category), packaged=True)
       for name in ("school_posts", "school_posts_2") for category in SCHOOL_POST_CATEGORIES),
+    Dataset("ordinary_posts", "ordinary_posts.csv", ANY_CATEGORY, "negatives", _ordinary_posts, packaged=True),
 )
 
 PII_TYPES = {"phone": "PHONE_NUMBER", "email": "EMAIL_ADDRESS", "address": "STREET_ADDRESS"}
@@ -222,7 +234,7 @@ def evaluate(classifier: Classifier, dataset: Dataset, data_dir: pathlib.Path, l
         if limit is not None and index >= limit:
             break
         result.rows += 1
-        flags = [f for f in classifier.classify(text) if f.category == dataset.category]
+        flags = [f for f in classifier.classify(text) if dataset.category in (f.category, ANY_CATEGORY)]
         flagged = bool(flags)
         if group and label:
             counts = by_group.setdefault(group[0], [0, 0])

@@ -134,6 +134,23 @@ def test_eval_measures_the_school_posts_per_category_with_recall_per_language(tm
     assert self_harm.split(" | ")[1:8] == ["self_harm", "6", "1.000", "1.000", "1.000", "0.000", "recall en 1.00"]
 
 
+def test_eval_counts_a_flag_of_any_category_on_the_ordinary_posts_test_half(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(evaluate, "PACKAGED_SETS", tmp_path)
+    with (tmp_path / "ordinary_posts.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "language", "split"])
+        writer.writerows([
+            ["i want pizza so bad", "en", "test"],
+            ["call me at (212) 555-0134", "en", "test"],  # personal information counts too
+            ["nobody likes you", "en", "test"],
+            ["tengo sueño jaja", "es", "test"],
+            ["kys", "en", "dev"],  # the dev half is not measured
+        ])
+    assert main(["eval", "--data", str(tmp_path / "absent"), "--set", "ordinary_posts"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| ordinary_posts "))
+    assert row.split(" | ")[1:8] == ["any", "4", "—", "—", "—", "0.500", "flag rate 50.00%"]
+
+
 def test_eval_refuses_an_unknown_set(tmp_path, capsys):
     assert main(["eval", "--data", str(tmp_path), "--set", "nope"]) == 2
     assert "unknown set nope" in capsys.readouterr().err

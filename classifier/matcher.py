@@ -138,7 +138,7 @@ _CHAT_SPELLINGS = {
            "everyone": ("every1",), "something": ("smth", "sth"), "before": ("b4",), "about": ("abt",),
            "account": ("acc", "acct"), "picture": ("pic",), "pictures": ("pics",), "message": ("msg",),
            "messages": ("msgs",), "really": ("rly",), "for real": ("fr",), "you all": ("yall",),
-           "about to": ("boutta", "bout to")},
+           "about to": ("boutta", "bout to"), "ass": ("ahh",)},
     "es": {"que": ("q", "k", "ke"), "porque": ("xq", "pq"), "por qué": ("xq", "pq"), "también": ("tb", "tmb"),
            "por favor": ("porfa", "xfa"), "de verdad": ("dvd",), "mañana": ("mñn",), "por": ("x",),
            "quiero": ("kiero",), "quieres": ("kieres",), "para": ("pa",), "nada": ("nd",), "te": ("t",),

@@ -173,7 +173,7 @@ DATASETS = (
     Dataset("presidio_pii", "pii/presidio_synth_dev.json", "pii", "pii", _presidio, "P and R >= 0.90"),
     *(Dataset(f"{name}_{category}", f"{name}.csv", category, "binary",
               functools.partial(_school_posts, category), packaged=True)
-      for name in ("school_posts", "school_posts_2") for category in SCHOOL_POST_CATEGORIES),
+      for name in ("school_posts", "school_posts_2", "school_posts_3") for category in SCHOOL_POST_CATEGORIES),
     Dataset("ordinary_posts", "ordinary_posts.csv", ANY_CATEGORY, "negatives", _ordinary_posts, packaged=True),
 )
 

@@ -54,6 +54,9 @@ from socialwatch.classifier import pii
         ("my birthday’s March 3rd", "birthday", "March 3rd"),
         ("my birthday is the 3rd of March", "birthday", "3rd of March"),
         ("i'm turning 13 on the 5th of May", "birthday", "5th of May"),  # an age and a date
+        ("hoi ik ben Fleur, geboren 4 maart 2011", "birthday", "4 maart 2011"),  # "geboren" without "op"
+        ("nacida el 4 de marzo de 2011", "birthday", "4 de marzo de 2011"),
+        ("nascido em 4 de março de 2011", "birthday", "4 de março de 2011"),
         ("i go to Lincoln High School", "school", "Lincoln High School"),
         ("estudio en Colegio San José", "school", "Colegio San José"),
         ("I go to Lincoln High School", "school", "Lincoln High School"),  # "I" as everyone writes it

@@ -47,6 +47,7 @@ from socialwatch.classifier import pii
         ("whats your address? it's 5 Aasa 43", "address", "5 Aasa 43"),  # a question and its answer
         ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
         ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
+        ("me chama no zap (21) 98765-4321", "phone", "(21) 98765-4321"),  # a Brazilian mobile, no "+55"
         ("my birthday is March 3rd", "birthday", "March 3rd"),
         ("i was born on 04/12/2011", "birthday", "04/12/2011"),
         ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),

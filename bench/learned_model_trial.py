@@ -6,12 +6,12 @@ silent" against the lexicon alone. It prints three tables in one run:
 
 1. five-fold cross-validation on the training posts: precision and recall at each threshold,
    and how many look-alikes (hyperbole, homework, games, negations) the model calls signals;
-2. the held-out sets (school posts test half, the chat-app set, the ordinary posts' test half)
+2. the held-out sets (the school posts' test halves, the chat-app set, the ordinary posts' test half)
    and the public development sets, in aggregate only: precision, recall, F1, false alarms;
 3. the look-alikes of ``tests/classifier`` the combination would flag.
 
-Training posts: ``tests/classifier/data/posts_by_category.tsv``, the ``dev`` half of
-``classifier/evaluation/school_posts.csv`` and of ``ordinary_posts.csv``; never a public set
+Training posts: ``tests/classifier/data/posts_by_category.tsv``, the ``dev`` halves of
+``classifier/evaluation/school_posts.csv``, ``school_posts_3.csv`` and ``ordinary_posts.csv``; never a public set
 (they are for measurement only). Features: n-grams found in at least two posts whose every word
 is a word of the lexicons (no classmate's name) and not all of whose words are stop words,
 identity terms removed. The model may flag a category only where the lexicon did not flag it
@@ -42,7 +42,7 @@ SETS = REPO / "classifier" / "evaluation"
 CATEGORIES = ("self_harm", "violence")
 THRESHOLDS = (0.7, 0.8, 0.9)
 HELD_OUT = ("school_posts_self_harm", "school_posts_violence", "school_posts_2_self_harm", "school_posts_2_violence",
-            "ordinary_posts", "sdcnl", "twitter_intention", "ideation_1787", "feix_suicidal")
+            "school_posts_3_self_harm", "school_posts_3_violence", "ordinary_posts", "sdcnl", "twitter_intention", "ideation_1787", "feix_suicidal")
 WORD = re.compile(r"\w+(?:'\w+)?")
 VETO_KINDS = {"hyperbole", "joke", "negation", *TOPIC_KINDS}
 
@@ -56,9 +56,10 @@ def training_posts() -> list[tuple[str, frozenset[str], str]]:
             signal = row["expected"] == "flagged"
             posts.append((row["post"], frozenset({row["category"]} if signal else ()),
                           "" if signal or row["category"] == "-" else row["category"]))
-    with (SETS / "school_posts.csv").open(encoding="utf-8", newline="") as file:
-        posts += [(row["text"], frozenset(row["labels"].split()), "" if row["kind"] == "signal" else "any")
-                  for row in csv.DictReader(file) if row["split"] == "dev"]
+    for name in ("school_posts.csv", "school_posts_3.csv"):
+        with (SETS / name).open(encoding="utf-8", newline="") as file:
+            posts += [(row["text"], frozenset(row["labels"].split()), "" if row["kind"] == "signal" else "any")
+                      for row in csv.DictReader(file) if row["split"] == "dev"]
     with (SETS / "ordinary_posts.csv").open(encoding="utf-8", newline="") as file:
         posts += [(row["text"], frozenset(), "") for row in csv.DictReader(file) if row["split"] == "dev"]
     return posts

@@ -39,7 +39,7 @@ _MAYBE_PHONE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
 
 # Numbers libphonenumber cannot place in the district's region (written without "+"):
 # three or more digit groups, an area code in parentheses (then up to five digits: a Brazilian
-# mobile "(11) 95550-0142"), or a 2-4 digit prefix and a 6-8 digit number; 7 to 13 digits in
+# mobile "(21) 98765-4321"), or a 2-4 digit prefix and a 6-8 digit number; 7 to 13 digits in
 # all, plus an extension ("x123").
 _PHONE_SHAPED = re.compile(r"(?<![\w.+/-])\+?(?:\(\d{2,4}\)[ .-]?\d{2,5}(?:[ .-]\d{2,4}){0,2}"
                            r"|\d{1,4}(?:[ .-]\d{2,4}){2,4}|\d{3}[ .-]\d{4}|\d{2,4}[ -]\d{6,8})"

@@ -60,6 +60,11 @@ SUPPRESSION_COLUMNS = ("suppression_id", "sequence", "time", "flag_id", "categor
 APPEND_ONLY_TABLES = {"review_actions": REVIEW_COLUMNS, "audit_log": AUDIT_COLUMNS,
                       "alerts": ALERT_COLUMNS, "suppressions": SUPPRESSION_COLUMNS}
 """Tables written by ``Storage.append``, with their columns in row order."""
+ROLLUP_COLUMNS = {
+    "activity_hourly": ("hour", "school", "platform", "action", "events", "flagged", "request_bytes", "response_bytes"),
+    "flags_hourly": ("hour", "school", "category", "severity", "flags"),
+}
+"""The hourly rollups (migrations 0002 and 0005): key columns, then the counts they sum."""
 
 
 class StorageError(Exception):
@@ -315,19 +320,28 @@ class Storage(abc.ABC):
         For retries after an unknown outcome and for spool replays: a row stored twice
         would collapse under FINAL in ``events``/``flags``, but the materialized views
         would count it twice in the rollups. One indexed lookup per table first.
+
+        Rows found stored may have lost their count in the rollups (a server killed
+        between an insert's table and its views), so their hours are noted in
+        ``rollup_checks`` for ``rollup_repair.repair_rollups``.
         """
         with self._using("write"):
             if not batch:
                 return 0, 0
             times = [_utc(event) for event, _ in batch]
             span = {"first": min(times), "last": max(times)}
-            stored = self._stored_ids("events", "event_id", "device",
-                                      [(event.event_id, event.device) for event, _ in batch], span)
-            events = [(event, flags) for event, flags in batch if event.event_id not in stored]
+            stored_events = self._stored_ids("events", "event_id", "device",
+                                             [(event.event_id, event.device) for event, _ in batch], span)
+            events = [(event, flags) for event, flags in batch if event.event_id not in stored_events]
             rows = [flag_row(event, flag) for event, event_flags in batch for flag in event_flags]
-            stored = self._stored_ids("flags", "flag_id", "category",
-                                      [(row[0], row[_FLAG_CATEGORY]) for row in rows], span)
-            flags = [row for row in rows if row[0] not in stored]
+            stored_flags = self._stored_ids("flags", "flag_id", "category",
+                                            [(row[0], row[_FLAG_CATEGORY]) for row in rows], span)
+            flags = [row for row in rows if row[0] not in stored_flags]
+            found_hours = {time - time % 3600 for (event, event_flags), time in zip(batch, times)
+                           if event.event_id in stored_events
+                           or any(flag_id(event.event_id, flag.category) in stored_flags for flag in event_flags)}
+            if found_hours:
+                self._insert("rollup_checks", ("hour", "kind"), [(hour, "noted") for hour in sorted(found_hours)])
             self._write_rows(events, flags)
             return len(events), len(flags)
 
@@ -380,6 +394,22 @@ class Storage(abc.ABC):
         with self._using("append"):
             if rows:
                 self._insert(table, APPEND_ONLY_TABLES[table], list(rows))
+
+    def add_to_rollup(self, database: str, table: str, rows: Sequence[tuple]) -> None:
+        """Add counts to a rollup of ``ROLLUP_COLUMNS`` (columns in its order) in `database`,
+        this storage's or its ``_dashboards`` copy: for ``rollup_repair`` alone, since the
+        materialized views count everything else."""
+        if table not in ROLLUP_COLUMNS or database not in (self.database, f"{self.database}_dashboards"):
+            raise StorageError(f"add_to_rollup: {database}.{table} is not a rollup of {self.database}")
+        with self._using("add to rollup"):
+            if rows:
+                self._insert(table, ROLLUP_COLUMNS[table], list(rows), database=database)
+
+    def mark_rollup_checked(self, hour: int, as_of: int) -> None:
+        """Record that `hour`'s rollups were checked against notes up to `as_of` (Unix
+        seconds, the server's clock): for ``rollup_repair`` alone."""
+        with self._using("mark rollup checked"):
+            self._insert("rollup_checks", ("hour", "kind", "at"), [(hour, "checked", as_of)])
 
     def query(self, sql: str, params: dict | None = None) -> list[dict]:
         """Rows of a parameterized SELECT as dicts of str, int, float and lists."""
@@ -444,14 +474,16 @@ class Storage(abc.ABC):
     def _select(self, sql: str, params: dict) -> list[dict]:
         """Run one SELECT with ``{name:Type}`` placeholders filled from ``params``."""
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple], dedup_token: str | None = None) -> None:
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple], dedup_token: str | None = None,
+                database: str | None = None) -> None:
         """Insert rows of Python values into ``database.table`` without SQL text for data."""
-        self._insert_columns(table, columns, [list(column) for column in zip(*rows)], dedup_token)
+        self._insert_columns(table, columns, [list(column) for column in zip(*rows)], dedup_token, database)
 
     @abc.abstractmethod
     def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
-                        dedup_token: str | None = None) -> None:
-        """Insert rows given as columns, with ``insert_deduplication_token`` when given."""
+                        dedup_token: str | None = None, database: str | None = None) -> None:
+        """Insert rows given as columns into `database` (default: the storage's), with
+        ``insert_deduplication_token`` when given."""
 
     @abc.abstractmethod
     def _close(self) -> None:

@@ -57,11 +57,11 @@ class ChdbStorage(Storage):
         return rows
 
     def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
-                        dedup_token: str | None = None) -> None:
+                        dedup_token: str | None = None, database: str | None = None) -> None:
         # The data travels as one JSONCompactColumns document next to the statement, never
         # inside it: one json.dumps of a few lists is far cheaper than a dict per row.
         payload = json.dumps([_json_column(column) for column in columns], ensure_ascii=False)
-        statement = f"INSERT INTO {self.database}.{table} ({', '.join(names)})"
+        statement = f"INSERT INTO {database or self.database}.{table} ({', '.join(names)})"
         if dedup_token is not None:  # our own hex digest (backend.dedup_token), safe to inline
             statement += f" SETTINGS insert_deduplication_token = '{_HEX.fullmatch(dedup_token).group()}'"
         with self._session.send_insert(statement, "JSONCompactColumns") as inserter:

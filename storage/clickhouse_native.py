@@ -47,12 +47,12 @@ class ClickHouseNativeStorage(Storage):
         return [dict(zip(names, map(_plain, row))) for row in rows]
 
     def _insert_columns(self, table: str, names: Sequence[str], columns: list[list],
-                        dedup_token: str | None = None) -> None:
+                        dedup_token: str | None = None, database: str | None = None) -> None:
         # Columnar: the driver packs each column at once instead of walking the rows.
         settings = dict(self._insert_settings)
         if dedup_token is not None:
             settings["insert_deduplication_token"] = dedup_token
-        self._client.execute(f"INSERT INTO {self.database}.{table} ({', '.join(names)}) VALUES",
+        self._client.execute(f"INSERT INTO {database or self.database}.{table} ({', '.join(names)}) VALUES",
                              columns, columnar=True, settings=settings or None)
 
     def _close(self) -> None:

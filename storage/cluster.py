@@ -49,10 +49,11 @@ SHARDING_KEYS = {
     "audit_log": "cityHash64(toString(audit_id))",
     "alerts": "cityHash64(toString(flag_id))",
     "suppressions": "cityHash64(toString(suppression_id))",  # later versions replace earlier ones
-    # Rollups are filled by the per-shard views, never through their Distributed table;
-    # readers always sum(), so rows anywhere add up: any shard will do.
+    # Rollups are filled by the per-shard views, and by the rollup repair through their
+    # Distributed table; readers always sum(), so rows anywhere add up: any shard will do.
     "activity_hourly": "rand()",
     "flags_hourly": "rand()",
+    "rollup_checks": "rand()",   # read whole through the Distributed table
 }
 """Sharding key of each Distributed table; a new table needs an entry here."""
 

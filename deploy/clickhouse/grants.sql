@@ -37,7 +37,7 @@ REVOKE ALL ON *.* FROM socialwatch_role_writer;
 REVOKE ALL ON *.* FROM socialwatch_role_review;
 REVOKE ALL ON *.* FROM socialwatch_role_dashboards;
 
--- socialwatch db migrate and socialwatch db retention: the owner of both databases (CREATE,
+-- socialwatch db migrate, retention and repair-rollups: the owner of both databases (CREATE,
 -- ALTER including DELETE, DROP PARTITION and MODIFY TTL, INSERT into schema_migrations).
 GRANT ALL ON socialwatch.* TO socialwatch_role_admin;
 GRANT ALL ON socialwatch_dashboards.* TO socialwatch_role_admin;
@@ -45,10 +45,12 @@ GRANT ALL ON socialwatch_dashboards.* TO socialwatch_role_admin;
 -- socialwatch run and socialwatch sensor: insert events and flags; read schema_migrations and
 -- schema_features, which migrate() does at start-up to find the schema up to date; and read
 -- the ids (with the sort-key columns that find them) of events and flags, which a retry or a
--- spool replay looks up to write only what is not stored yet. Nothing else: the writer
--- cannot read what students wrote, nor who did what.
+-- spool replay looks up to write only what is not stored yet, noting in rollup_checks the
+-- hours of what it found (for socialwatch db repair-rollups, run as the admin). Nothing else:
+-- the writer cannot read what students wrote, nor who did what.
 GRANT INSERT ON socialwatch.events TO socialwatch_role_writer;
 GRANT INSERT ON socialwatch.flags TO socialwatch_role_writer;
+GRANT INSERT ON socialwatch.rollup_checks TO socialwatch_role_writer;
 GRANT SELECT(event_id, device, time) ON socialwatch.events TO socialwatch_role_writer;
 GRANT SELECT(flag_id, category, time) ON socialwatch.flags TO socialwatch_role_writer;
 GRANT SELECT ON socialwatch.schema_migrations TO socialwatch_role_writer;

@@ -28,6 +28,7 @@ from clickhouse_driver import Client
 from socialwatch.classifier.flags import Flag, Match
 from socialwatch.storage import StorageError, backend, open_storage
 from socialwatch.storage.backend import APPEND_ONLY_TABLES, Migration, load_migrations
+from socialwatch.storage.rollup_repair import pending_hours, repair_rollups
 from support.clickhouse_server import ClickHouseProcess
 
 from socialwatch.events import ActivityEvent
@@ -152,6 +153,15 @@ def test_the_writer_writes_a_batch_and_it_reaches_the_rollups(stores, written):
     for database in ("socialwatch", "socialwatch_dashboards"):
         assert admin.query(f"SELECT sum(events) AS n FROM {database}.activity_hourly WHERE school = 'north-high'") \
             == [{"n": 2}]
+
+
+def test_the_admin_checks_the_rollups_of_the_hours_the_writer_noted(stores, written):
+    """The writer's retry found its batch stored and noted the hour; the admin's repair (the
+    rollups timer) reads events, flags and all four rollups, finds nothing lost, marks it checked."""
+    admin = stores["admin"]
+    assert pending_hours(admin) == [T0.replace(minute=0, second=0, microsecond=0)]
+    assert repair_rollups(admin, settle=1.0) == ([], [])
+    assert pending_hours(admin) == []
 
 
 def test_the_review_application_works_as_socialwatch_review(server, stores, written, tmp_path):
@@ -380,6 +390,7 @@ _GRANT = re.compile(r"GRANT (\w+(?:\([\w, ]+\))?) ON (\w+)\.(\w+|\*) TO socialwa
 EXPECTED_GRANTS = {
     "admin": {("ALL", "socialwatch.*"), ("ALL", "socialwatch_dashboards.*")},
     "writer": {("INSERT", "socialwatch.events"), ("INSERT", "socialwatch.flags"),
+               ("INSERT", "socialwatch.rollup_checks"),  # write_missing notes hours to check
                # write_missing's lookups: ids and the sort-key columns that find them, never text
                ("SELECT(event_id, device, time)", "socialwatch.events"),
                ("SELECT(flag_id, category, time)", "socialwatch.flags"),

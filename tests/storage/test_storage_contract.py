@@ -25,7 +25,8 @@ from socialwatch.storage.clickhouse_native import client_side_placeholders
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
 MIGRATIONS = ["0001_initial", "0002_reviews_audit_rollups", "0003_review_workflow", "0004_alerts_suppressions",
-              "0005_dashboards_database", "0006_server_features", "0007_professional_activity"]
+              "0005_dashboards_database", "0006_server_features", "0007_professional_activity",
+              "0008_rollup_checks"]
 GATED = {"codecs", "dedup_window", "low_cardinality"}
 """The server features migration 0006 has statements for."""
 FLAGGED_TEXT = "nobody likes you, just go away loser. i want to disappear"
@@ -99,7 +100,7 @@ def test_migrate_is_idempotent_and_reports_status(store):
     assert store.schema_status() == (0, MIGRATIONS)
     gated = [f"0006_server_features ({feature})" for feature in sorted(GATED & store.server_features())]
     assert store.migrate() == MIGRATIONS + gated
-    assert store.schema_status() == (7, [])
+    assert store.schema_status() == (len(MIGRATIONS), [])
     assert store.migrate() == []
     assert_rows(store.query("SELECT version, name FROM {database}.schema_migrations ORDER BY version"),
                 [{"version": n, "name": name} for n, name in enumerate(MIGRATIONS, start=1)])
@@ -107,7 +108,7 @@ def test_migrate_is_idempotent_and_reports_status(store):
                          {"db": store.database})
     assert [row["name"] for row in tables] == [
         "activity_hourly", "activity_hourly_dashboards_mv", "activity_hourly_mv", "alerts", "audit_log", "events",
-        "flags", "flags_hourly", "flags_hourly_dashboards_mv", "flags_hourly_mv", "review_actions",
+        "flags", "flags_hourly", "flags_hourly_dashboards_mv", "flags_hourly_mv", "review_actions", "rollup_checks",
         "schema_features", "schema_migrations", "suppressions"]
     dashboards = store.query("SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
                              {"db": f"{store.database}_dashboards"})

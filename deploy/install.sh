@@ -369,7 +369,7 @@ cat <<EOF
 Next steps (docs/deploy.md):
   1. Edit /etc/socialwatch/socialwatch.toml: district subnets, storage.url, district names (docs/configuration.md).
   2. systemctl daemon-reload && systemctl enable --now socialwatch-proxy.service socialwatch-retention.timer socialwatch-backup.timer
-     (with a ClickHouse server also socialwatch-review.service; the sensor: docs/sensor.md)
+     (with a ClickHouse server also socialwatch-review.service socialwatch-rollups.timer; the sensor: docs/sensor.md)
   3. Give district devices the CA: /var/lib/socialwatch/mitmproxy/mitmproxy-ca-cert.pem (written at first start).
   4. Check: journalctl -u socialwatch-proxy; socialwatch doctor --config /etc/socialwatch/socialwatch.toml
 EOF

@@ -4,6 +4,7 @@
     socialwatch db migrate  bring the storage schema up to date
     socialwatch db status   show the schema version and pending migrations
     socialwatch db retention [--dry-run]  delete what the retention policy says to forget
+    socialwatch db repair-rollups   give the hourly rollups back counts a ClickHouse crash took
     socialwatch classify    classify JSON lines {"id", "text"} from standard input (or arguments)
     socialwatch eval        measure the classifier on the evaluation sets
     socialwatch coverage    which terms of the research lexicons the classifier flags
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_arguments(retention)
     retention.add_argument("--dry-run", action="store_true", help="list what would be deleted; change nothing")
     retention.set_defaults(handler=_db_retention)
+    repair = db.add_parser("repair-rollups", help="give the hourly rollups back counts a ClickHouse crash took "
+                           "(the hours writers noted; run by socialwatch-rollups.timer)")
+    _config_arguments(repair)
+    repair.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                        help="read each hour twice this far apart (at least 1); repair only counts that held still (default 2)")
+    repair.set_defaults(handler=_db_repair_rollups)
 
     classify = commands.add_parser(
         "classify", help="classify JSON lines {\"id\", \"text\"} from standard input (or TEXT arguments); "
@@ -337,6 +344,24 @@ def _db_retention(args: argparse.Namespace) -> int:
     print(f"{redact_url(config.storage.url)}: retention {verb} {len(plan)} step(s)")
     for step in plan:
         print(f"  {'(dry run) ' if args.dry_run else ''}{step}")
+    return 0
+
+
+def _db_repair_rollups(args: argparse.Namespace) -> int:
+    from socialwatch.storage import open_storage, redact_url
+    from socialwatch.storage.rollup_repair import repair_rollups
+
+    config = _config(args)
+    storage = open_storage(config.storage.url)
+    try:
+        repairs, busy = repair_rollups(storage, settle=args.settle)
+    finally:
+        storage.close()
+    print(f"{redact_url(config.storage.url)}: {len(repairs)} rollup row(s) repaired")
+    for repair in repairs:
+        print(f"  {repair}")
+    for hour in busy:
+        print(f"  {hour:%Y-%m-%d %H:00} left for the next run: its counts moved while read")
     return 0
 
 

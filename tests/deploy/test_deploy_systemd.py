@@ -26,8 +26,8 @@ UNITS = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 SANDBOX = pathlib.Path(__file__).resolve().parents[1] / "support" / "systemd_sandbox.py"
 INSTALLED = "/usr/local/bin/socialwatch"
 SERVICES = ["socialwatch-proxy.service", "socialwatch-sensor.service", "socialwatch-retention.service",
-            "socialwatch-review.service", "socialwatch-backup.service"]
-ALL_UNITS = [*SERVICES, "socialwatch-retention.timer", "socialwatch-backup.timer"]
+            "socialwatch-review.service", "socialwatch-backup.service", "socialwatch-rollups.service"]
+ALL_UNITS = [*SERVICES, "socialwatch-retention.timer", "socialwatch-backup.timer", "socialwatch-rollups.timer"]
 
 COMMON = {
     "User": "socialwatch", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
@@ -54,6 +54,10 @@ EXPECTED = {
     "socialwatch-retention.service": {
         **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "",
         "ExecStart": f"{INSTALLED} db retention --config /etc/socialwatch/socialwatch.toml",
+    },
+    "socialwatch-rollups.service": {
+        **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "",
+        "ExecStart": f"{INSTALLED} db repair-rollups --config /etc/socialwatch/socialwatch.toml",
     },
     "socialwatch-backup.service": {
         **COMMON, "Type": "oneshot", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
@@ -130,7 +134,7 @@ def test_retention_fails_under_memory_deny_write_execute(tmp_path):
 
 @pytest.mark.parametrize("unit, threshold", [
     ("socialwatch-proxy.service", 15), ("socialwatch-retention.service", 15), ("socialwatch-sensor.service", 20),
-    ("socialwatch-review.service", 15), ("socialwatch-backup.service", 15)])
+    ("socialwatch-review.service", 15), ("socialwatch-backup.service", 15), ("socialwatch-rollups.service", 15)])
 def test_exposure_rating_is_low(verifiable, unit, threshold):
     # systemd's own scale, 0 (sandboxed) to 10 (unprotected); the threshold is in tenths.
     result = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--threshold={threshold}",
@@ -141,6 +145,12 @@ def test_exposure_rating_is_low(verifiable, unit, threshold):
 def test_timer_runs_the_retention_service_daily():
     text = (UNITS / "socialwatch-retention.timer").read_text()
     assert "OnCalendar=*-*-* 03:30:00" in text and "Persistent=true" in text
+    assert "WantedBy=timers.target" in text
+
+
+def test_timer_runs_the_rollup_repair_every_ten_minutes():
+    text = (UNITS / "socialwatch-rollups.timer").read_text()
+    assert "OnBootSec=5min" in text and "OnUnitActiveSec=10min" in text
     assert "WantedBy=timers.target" in text
 
 
@@ -157,6 +167,17 @@ def test_retention_runs_inside_its_sandbox(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "chdb:var/socialwatch.chdb: retention applied" in result.stdout
+
+
+def test_rollup_repair_runs_inside_its_sandbox(tmp_path):
+    url = "chdb:var/socialwatch.chdb"
+    subprocess.run([str(BIN / "socialwatch"), "db", "migrate", "--storage-url", url], cwd=tmp_path,
+                   capture_output=True, text=True, check=True, timeout=120)
+    result = subprocess.run(sandboxed("socialwatch-rollups.service", str(BIN / "socialwatch"), "db", "repair-rollups",
+                                      "--storage-url", url),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "chdb:var/socialwatch.chdb: 0 rollup row(s) repaired" in result.stdout
 
 
 def test_sandbox_refuses_what_the_unit_forbids():

@@ -56,8 +56,9 @@ class Repair:
     added: dict[str, int]
 
     def __str__(self) -> str:
+        key = " / ".join(part or "-" for part in self.key)  # "-": a school not on the roster
         counts = ", ".join(f"{name} +{value}" for name, value in self.added.items() if value)
-        return f"{self.database}.{self.table} {self.hour:%Y-%m-%d %H:00} {' / '.join(self.key)}: {counts}"
+        return f"{self.database}.{self.table} {self.hour:%Y-%m-%d %H:00} {key}: {counts}"
 
 
 def pending_hours(store: Storage) -> list[datetime.datetime]:

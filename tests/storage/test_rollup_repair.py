@@ -20,7 +20,7 @@ import pytest
 from socialwatch.classifier.flags import Flag, Match
 from socialwatch.events import ActivityEvent
 from socialwatch.storage import StorageError, open_storage
-from socialwatch.storage.rollup_repair import pending_hours, repair_rollups
+from socialwatch.storage.rollup_repair import Repair, pending_hours, repair_rollups
 
 UTC = datetime.UTC
 HOUR = datetime.datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
@@ -176,3 +176,8 @@ def test_the_command_repairs_and_says_what_it_added(clickhouse_server):
         assert rollups(store) == truth(store)
     finally:
         store.close()
+
+
+def test_a_repair_reads_as_one_line_per_rollup_row():
+    repair = Repair("socialwatch", "flags_hourly", HOUR, ("", "bullying", "medium"), {"flags": 3})
+    assert str(repair) == "socialwatch.flags_hourly 2026-03-14 15:00 - / bullying / medium: flags +3"

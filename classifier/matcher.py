@@ -338,6 +338,13 @@ class Matcher:
         vocabulary = {word for key in [*by_key, *variant_of, *repeated_of]
                       for word in (key.replace(" ", ""), *key.split(" "))}
         all_fillers = {filler for of_language in fillers.values() for filler in of_language}
+        one_word_fillers = {filler for filler in all_fillers if " " not in filler}
+        longer_fillers = [f" {filler} " for filler in all_fillers if " " in filler]
+
+        def holds_filler(key: str) -> bool:
+            return not one_word_fillers.isdisjoint(key.split(" ")) or any(
+                filler in f" {key} " for filler in longer_fillers)
+
         fillable: dict[str, tuple[Entry, ...]] = {}  # key -> its entries that a filler may split
         for key, same_key in by_key.items():
             if " " not in key:
@@ -347,7 +354,7 @@ class Matcher:
             splittable = tuple(entry for entry in same_key if entry.category != CONTEXT)
             if not splittable:
                 continue
-            if not any(f" {filler} " in f" {key} " for filler in all_fillers):
+            if not holds_filler(key):
                 fillable[key] = splittable
                 continue
             # A phrase with a filler word of its own ("so done with life") is not found where
@@ -362,7 +369,7 @@ class Matcher:
             splittable = tuple(entry for entry in entries_spelled if entry.category != CONTEXT)
             if not splittable or " " not in form:
                 continue
-            if not any(f" {filler} " in f" {form} " for filler in all_fillers):
+            if not holds_filler(form):
                 fillable[form] = splittable
                 continue
             for entry in splittable:

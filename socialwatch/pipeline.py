@@ -160,9 +160,14 @@ class SuppressionsWatch:
 
 
 class Pipeline:
+    """Classifies submitted events and writes them in batches, spooling what storage refuses.
+
+    ``classifier`` None: a writer whose events carry no text (the passive sensor's names).
+    """
+
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: Classifier | None,
         storage: Storage,
         metrics: Metrics,
         *,
@@ -202,7 +207,7 @@ class Pipeline:
             spool.on_quarantine = metrics.spool_quarantined.inc
 
     @classmethod
-    def from_config(cls, classifier: Classifier, storage: Storage, metrics: Metrics, config: Config) -> Pipeline:
+    def from_config(cls, classifier: Classifier | None, storage: Storage, metrics: Metrics, config: Config) -> Pipeline:
         """The pipeline `config` describes, with its spool opened (SpoolError if it cannot be)."""
         spool = None
         if config.spool.directory is not None:
@@ -222,7 +227,12 @@ class Pipeline:
         self._thread.start()
 
     def submit(self, event: ActivityEvent) -> bool:
-        """Queue `event` for classification and storage; False (and counted) if the queue is full."""
+        """Queue `event` for classification and storage; False (and counted) if the queue is full.
+
+        A pipeline without a classifier (the passive sensor's, whose events are names only)
+        takes no event with text: ValueError."""
+        if event.text and self.classifier is None:
+            raise ValueError("this pipeline has no classifier: its events carry no text")
         if self._queue.put(event):
             return True
         self.metrics.events_dropped.labels(reason="queue_full").inc()

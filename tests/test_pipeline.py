@@ -69,6 +69,19 @@ def test_events_are_classified_and_written_and_text_is_kept_only_when_flagged(cl
     assert value(metrics, "socialwatch_classification_duration_seconds_count") == 2, "empty text is not classified"
 
 
+def test_a_pipeline_without_a_classifier_writes_metadata_and_refuses_text(store):
+    """The passive sensor's writer: its events are names only, so it loads no lexicon."""
+    p, metrics = pipeline(None, store)
+    p.start()
+    assert p.submit(event())
+    with pytest.raises(ValueError, match="no classifier"):
+        p.submit(event("i want to die"))
+    assert wait_for_count(store, "events", 1) == 1
+    p.stop()
+    assert value(metrics, "socialwatch_storage_rows_written_total", table="events") == 1
+    assert value(metrics, "socialwatch_classification_duration_seconds_count") == 0
+
+
 def test_policy_flags_raised_at_capture_are_stored_and_counted_with_the_school(classifier, store):
     coppa = Flag("coppa", "medium", 1.0, 1.0, (), "coppa: a student aged 12 or under used tiktok")
     p, metrics = pipeline(classifier, store)

@@ -114,13 +114,14 @@ def _live(sensor: Sensor, metrics: Metrics, interface: str, bpf: str, out: TextI
 
 
 def _open_pipeline(config: Config, metrics: Metrics):
-    from socialwatch.pipeline import Pipeline, load_classifier
+    """The writer of the sensor's events. They are names only, never text, so it has no
+    classifier: the sensor loads no lexicon (seconds and hundreds of MB, docs/deploy.md)."""
+    from socialwatch.pipeline import Pipeline
     from socialwatch.storage import open_storage
 
     storage = open_storage(config.storage.url)
     try:
         storage.migrate()
-        classifier = load_classifier(config)
     except BaseException:
         storage.close()
         raise
@@ -129,7 +130,7 @@ def _open_pipeline(config: Config, metrics: Metrics):
         spool_dir = config.spool.directory.with_name(config.spool.directory.name + "-sensor")
         config = config.model_copy(update={"spool": config.spool.model_copy(update={"directory": spool_dir})})
     try:
-        pipeline = Pipeline.from_config(classifier, storage, metrics, config)
+        pipeline = Pipeline.from_config(None, storage, metrics, config)
     except BaseException:
         storage.close()
         raise

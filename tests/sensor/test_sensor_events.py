@@ -105,6 +105,25 @@ def test_read_store_writes_sensor_events_to_clickhouse(tmp_path, clickhouse_serv
                     (DISTRICT, "tiktok", "www.tiktok.com", "sensor", "dns", "connect", 0)]
 
 
+def test_the_sensor_stores_events_without_loading_a_lexicon(tmp_path, clickhouse_server, monkeypatch):
+    """Names only, never text: the sensor's writer has no classifier, so a lexicon directory that
+    no classifier could load (here an empty one) does not stop it."""
+    monkeypatch.chdir(tmp_path)
+    database = f"sensor_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "no-lexicons").mkdir()
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(f'[classifier]\nlexicon_dir = "{tmp_path / "no-lexicons"}"\n')
+    path = write(tmp_path / "one.pcap", [dns_query("www.tiktok.com")])
+    assert main(["sensor", "--read", str(path), "--store", "--config", str(config),
+                 "--storage-url", clickhouse_server.url_for(database), "--district-subnet", "10.0.0.0/8"]) == 0
+    client = Client(host=clickhouse_server.host, port=clickhouse_server.port)
+    try:
+        rows = client.execute(f"SELECT platform, source FROM {database}.events FINAL")
+    finally:
+        client.disconnect()
+    assert rows == [("tiktok", "sensor")]
+
+
 def test_stored_sensor_events_carry_the_devices_person_school_and_age_band(tmp_path, clickhouse_server, monkeypatch):
     """Traffic that bypasses the proxy is still attributed like the proxy's: device -> person (pseudonym)."""
     from socialwatch.proxy_addons.identity import Pseudonyms

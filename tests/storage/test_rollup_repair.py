@@ -125,10 +125,20 @@ def test_an_hour_whose_counts_move_while_read_is_left_for_the_next_run(store):
 
     # A writer goes on writing that hour while the repair reads it: its counts in the
     # table and in the rollups move, so no difference read then can be trusted.
-    writing = threading.Thread(target=lambda: (time.sleep(0.2), store.write(batch_of(9))))
+    done = threading.Event()
+
+    def keep_writing():
+        while not done.is_set():
+            store.write(batch_of(9))
+            time.sleep(0.05)
+
+    writing = threading.Thread(target=keep_writing)
     writing.start()
-    repairs, busy = repair_rollups(store, settle=1.0)
-    writing.join()
+    try:
+        repairs, busy = repair_rollups(store, settle=1.0)
+    finally:
+        done.set()
+        writing.join()
     assert (repairs, busy) == ([], [HOUR])
     assert pending_hours(store) == [HOUR]
 

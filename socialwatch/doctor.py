@@ -39,14 +39,17 @@ from socialwatch.config import Config, ConfigError, load_config
 STATUSES = ("OK", "WARN", "FAIL")
 CLOCK_TOLERANCE_SECONDS = 2.0
 SPOOL_WARN_FRACTION = 0.5
-WRITER_TABLES = ("events", "flags")
+WRITER_TABLES = ("events", "flags", "rollup_checks")
 """Tables the proxy and the sensor insert into."""
 REVIEW_TABLES = ("review_actions", "audit_log", "alerts", "suppressions")
 """Tables the review application inserts into."""
 WRITTEN_TABLES = WRITER_TABLES + REVIEW_TABLES
-INSERTED_COLUMNS = {"events": "event_id", "flags": "flag_id", "review_actions": "review_id",
-                    "audit_log": "audit_id", "alerts": "alert_id", "suppressions": "suppression_id"}
-"""A UUID column of each, named in the privilege check's insert of no rows."""
+_NO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+INSERTED_COLUMNS = {"events": ("event_id", _NO_UUID), "flags": ("flag_id", _NO_UUID),
+                    "rollup_checks": ("hour", "toDateTime(0)"),
+                    "review_actions": ("review_id", _NO_UUID), "audit_log": ("audit_id", _NO_UUID),
+                    "alerts": ("alert_id", _NO_UUID), "suppressions": ("suppression_id", _NO_UUID)}
+"""A column of each and a value of its type, named in the privilege check's insert of no rows."""
 HTTP_TIMEOUT = 5.0
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 """HTTP without the environment's proxy: doctor asks the appliance's own services."""
@@ -227,15 +230,14 @@ def _privileges_check(storage) -> Check:
     """May this user insert into the tables its component writes? Asked with inserts of no rows
     (``INSERT INTO t (id) SELECT ... WHERE 0``), which the server authorizes like any insert and
     which need no right to read the table. One storage url serves one component (docs/storage.md,
-    "Least privilege"): the proxy's and sensor's user writes events and flags, the review
+    "Least privilege"): the proxy's and sensor's user writes events, flags and rollup_checks, the review
     application's the review tables; either complete set is right."""
     from socialwatch.storage import StorageError
 
     refused = {}
-    for table, column in INSERTED_COLUMNS.items():
+    for table, (column, value) in INSERTED_COLUMNS.items():
         try:
-            storage.execute(f"INSERT INTO {{database}}.{table} ({column}) "
-                            "SELECT toUUID('00000000-0000-0000-0000-000000000000') WHERE 0")
+            storage.execute(f"INSERT INTO {{database}}.{table} ({column}) SELECT {value} WHERE 0")
         except StorageError as e:
             refused[table] = _first_line(e)
     if not refused:

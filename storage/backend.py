@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import hashlib
 import importlib.resources
+import logging
 import re
 import threading
 import urllib.parse
@@ -24,6 +25,8 @@ from socialwatch.classifier.flags import Flag
 from socialwatch.events import ActivityEvent
 
 from .features import FEATURES, detect_features
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "socialwatch"
 
@@ -341,9 +344,22 @@ class Storage(abc.ABC):
                            if event.event_id in stored_events
                            or any(flag_id(event.event_id, flag.category) in stored_flags for flag in event_flags)}
             if found_hours:
-                self._insert("rollup_checks", ("hour", "kind"), [(hour, "noted") for hour in sorted(found_hours)])
+                self._note_hours(sorted(found_hours))
             self._write_rows(events, flags)
             return len(events), len(flags)
+
+    def _note_hours(self, hours: list[int]) -> None:
+        """Note hours for the rollup repair. Best effort: a writer that may not (grants.sql of
+        an earlier version) still writes its events, and says what the dashboards may lack."""
+        try:
+            self._insert("rollup_checks", ("hour", "kind"), [(hour, "noted") for hour in hours])
+        except Exception as exc:  # noqa: BLE001 - the events matter more than the rollups
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            log.error("socialwatch: cannot note %d hour(s) for the rollup repair (%s): the dashboards may "
+                      "undercount them; let the writer insert into %s.rollup_checks (docs/storage.md)",
+                      len(hours), message, self.database)
 
     def _write_rows(self, batch: Sequence[tuple[ActivityEvent, Sequence[Flag]]], flags: list[tuple]) -> None:
         """Insert the events of `batch` and the flag rows, each insert named by its ids where

@@ -83,8 +83,8 @@ def storage_lines(url: str, version: str) -> list[str]:
     shown = url.replace("default:@", "default:***@")
     return [f"OK    storage: {shown} answers (ClickHouse {version})",
             f"OK    schema: version {latest}, up to date",
-            "OK    storage privileges: may insert into events, flags, review_actions, audit_log, alerts, suppressions "
-            "(checked with inserts of no rows)"]
+            "OK    storage privileges: may insert into events, flags, rollup_checks, review_actions, audit_log, alerts, "
+            "suppressions (checked with inserts of no rows)"]
 
 
 def wait_for_health(prometheus_url: str, health: str, timeout: float = 20.0) -> None:
@@ -228,7 +228,7 @@ def test_the_embedded_store_absent_held_open_by_the_proxy_and_checked(tmp_path):
     latest = max(m.version for m in load_migrations())
     assert re.fullmatch(rf"OK    storage: {re.escape(url)} answers \(ClickHouse [\d.]+\)", lines[3])
     assert lines[4:6] == [f"OK    schema: version {latest}, up to date",
-                          "OK    storage privileges: may insert into events, flags, review_actions, audit_log, alerts, "
+                          "OK    storage privileges: may insert into events, flags, rollup_checks, review_actions, audit_log, alerts, "
                           "suppressions (checked with inserts of no rows)"]
     assert "Cannot lock file" not in run.stdout + run.stderr
 

@@ -158,26 +158,17 @@ def sandboxed(unit: str, *command: str) -> list[str]:
     return [sys.executable, str(SANDBOX), str(UNITS / unit), "--", *command]
 
 
-def test_retention_runs_inside_its_sandbox(tmp_path):
+@pytest.mark.parametrize("unit, command, says", [
+    ("socialwatch-retention.service", ("db", "retention"), "retention applied"),
+    ("socialwatch-rollups.service", ("db", "repair-rollups"), "0 rollup row(s) repaired")])
+def test_a_database_job_runs_inside_its_sandbox(tmp_path, unit, command, says):
     url = "chdb:var/socialwatch.chdb"
     subprocess.run([str(BIN / "socialwatch"), "db", "migrate", "--storage-url", url], cwd=tmp_path,
                    capture_output=True, text=True, check=True, timeout=120)
-    result = subprocess.run(sandboxed("socialwatch-retention.service", str(BIN / "socialwatch"), "db", "retention",
-                                      "--storage-url", url),
+    result = subprocess.run(sandboxed(unit, str(BIN / "socialwatch"), *command, "--storage-url", url),
                             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "chdb:var/socialwatch.chdb: retention applied" in result.stdout
-
-
-def test_rollup_repair_runs_inside_its_sandbox(tmp_path):
-    url = "chdb:var/socialwatch.chdb"
-    subprocess.run([str(BIN / "socialwatch"), "db", "migrate", "--storage-url", url], cwd=tmp_path,
-                   capture_output=True, text=True, check=True, timeout=120)
-    result = subprocess.run(sandboxed("socialwatch-rollups.service", str(BIN / "socialwatch"), "db", "repair-rollups",
-                                      "--storage-url", url),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "chdb:var/socialwatch.chdb: 0 rollup row(s) repaired" in result.stdout
+    assert f"chdb:var/socialwatch.chdb: {says}" in result.stdout
 
 
 def test_sandbox_refuses_what_the_unit_forbids():

@@ -105,22 +105,28 @@ def test_read_store_writes_sensor_events_to_clickhouse(tmp_path, clickhouse_serv
                     (DISTRICT, "tiktok", "www.tiktok.com", "sensor", "dns", "connect", 0)]
 
 
+def stored_from_one_dns_query(tmp_path, server, config_text: str, columns: str) -> list[tuple]:
+    """`columns` of the events the sensor stores from one DNS query for TikTok, with `config_text`."""
+    database = f"sensor_{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "socialwatch.toml"
+    config.write_text(config_text)
+    path = write(tmp_path / "one.pcap", [dns_query("www.tiktok.com")])
+    assert main(["sensor", "--read", str(path), "--store", "--config", str(config),
+                 "--storage-url", server.url_for(database), "--district-subnet", "10.0.0.0/8"]) == 0
+    client = Client(host=server.host, port=server.port)
+    try:
+        return client.execute(f"SELECT {columns} FROM {database}.events FINAL")
+    finally:
+        client.disconnect()
+
+
 def test_the_sensor_stores_events_without_loading_a_lexicon(tmp_path, clickhouse_server, monkeypatch):
     """Names only, never text: the sensor's writer has no classifier, so a lexicon directory that
     no classifier could load (here an empty one) does not stop it."""
     monkeypatch.chdir(tmp_path)
-    database = f"sensor_{uuid.uuid4().hex[:8]}"
     (tmp_path / "no-lexicons").mkdir()
-    config = tmp_path / "socialwatch.toml"
-    config.write_text(f'[classifier]\nlexicon_dir = "{tmp_path / "no-lexicons"}"\n')
-    path = write(tmp_path / "one.pcap", [dns_query("www.tiktok.com")])
-    assert main(["sensor", "--read", str(path), "--store", "--config", str(config),
-                 "--storage-url", clickhouse_server.url_for(database), "--district-subnet", "10.0.0.0/8"]) == 0
-    client = Client(host=clickhouse_server.host, port=clickhouse_server.port)
-    try:
-        rows = client.execute(f"SELECT platform, source FROM {database}.events FINAL")
-    finally:
-        client.disconnect()
+    rows = stored_from_one_dns_query(tmp_path, clickhouse_server,
+                                     f'[classifier]\nlexicon_dir = "{tmp_path / "no-lexicons"}"\n', "platform, source")
     assert rows == [("tiktok", "sensor")]
 
 
@@ -129,19 +135,11 @@ def test_stored_sensor_events_carry_the_devices_person_school_and_age_band(tmp_p
     from socialwatch.proxy_addons.identity import Pseudonyms
 
     monkeypatch.chdir(tmp_path)
-    database = f"sensor_{uuid.uuid4().hex[:8]}"
     roster = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "identity" / "oneroster"
     inventory = tmp_path / "inventory.csv"
     inventory.write_text(f"mac,ip,hostname,asset_tag,assigned_user\n,{DISTRICT},,ET-1,asmith\n")
-    config = tmp_path / "socialwatch.toml"
-    config.write_text(f'[identity]\npseudonym_key_file = "{tmp_path / "key"}"\nroster_dir = "{roster}"\n'
-                      f'inventory_file = "{inventory}"\n')
-    path = write(tmp_path / "one.pcap", [dns_query("www.tiktok.com")])
-    assert main(["sensor", "--read", str(path), "--store", "--config", str(config),
-                 "--storage-url", clickhouse_server.url_for(database), "--district-subnet", "10.0.0.0/8"]) == 0
-    client = Client(host=clickhouse_server.host, port=clickhouse_server.port)
-    try:
-        rows = client.execute(f"SELECT device, person, school, age_band FROM {database}.events FINAL")
-    finally:
-        client.disconnect()
+    rows = stored_from_one_dns_query(
+        tmp_path, clickhouse_server,
+        f'[identity]\npseudonym_key_file = "{tmp_path / "key"}"\nroster_dir = "{roster}"\n'
+        f'inventory_file = "{inventory}"\n', "device, person, school, age_band")
     assert rows == [(DISTRICT, Pseudonyms(tmp_path / "key").of("u-1002"), "Example Middle School", "under_13")]

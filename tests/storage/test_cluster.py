@@ -315,3 +315,40 @@ def test_retention_run_on_each_shard_forgets_old_rows_in_its_local_tables(shards
     finally:
         for store in stores:
             store.close()
+
+
+def test_the_rollup_repair_reads_and_adds_through_the_distributed_tables(shards):
+    """A count lost on one shard (its view detached while a batch is written) is noted by the
+    retry and added back by a repair run against either shard: it reads every shard through the
+    Distributed tables and adds through them."""
+    from socialwatch.storage.rollup_repair import pending_hours, repair_rollups
+
+    database = "sw_cluster_repair"
+    stores = [open_storage(cluster_url(server, database)) for server in shards]
+    client = local_client(shards[1])
+    try:
+        for store in stores:
+            store.migrate()
+        batch = school_events(0)[:BATCH]
+        client.execute(f"DETACH TABLE {database}.activity_hourly_mv")
+        try:
+            stores[0].write(batch)
+        finally:
+            client.execute(f"ATTACH TABLE {database}.activity_hourly_mv")
+        [[lost]] = client.execute(f"SELECT count() FROM {database}.events_local")
+        assert 0 < lost < BATCH, "the batch spreads over both shards"
+        assert stores[0].query("SELECT sum(events) AS n FROM {database}.activity_hourly") == [{"n": BATCH - lost}]
+
+        assert stores[0].write_missing(batch) == (0, 0)
+        assert pending_hours(stores[1]) == [T0]
+        repairs, busy = repair_rollups(stores[1], settle=1.0)
+        assert busy == [] and {(r.database, r.table) for r in repairs} == {(database, "activity_hourly")}
+        assert sum(r.added["events"] for r in repairs) == lost  # one row per platform
+        for store in stores:
+            assert store.query("SELECT sum(events) AS n FROM {database}.activity_hourly") == [{"n": BATCH}]
+            assert store.query("SELECT sum(events) AS n FROM {database}_dashboards.activity_hourly") == [{"n": BATCH}]
+            assert pending_hours(store) == []
+    finally:
+        client.disconnect()
+        for store in stores:
+            store.close()

@@ -92,7 +92,10 @@ def main() -> int:
                         + metrics.rows_written.labels(table="events")._value.get())
         while done() < args.count:
             time.sleep(0.05)
-        args.ready.write_text(f"{spool.pending}\n")
+        # Whole or not at all: the test reads the file as soon as it exists.
+        partial = args.ready.with_name(args.ready.name + ".partial")
+        partial.write_text(f"{spool.pending}\n")
+        partial.rename(args.ready)
         while True:
             time.sleep(1)
     while spool.pending:

@@ -108,25 +108,22 @@ def scores(tp: int, fp: int, fn: int) -> str:
     return f"{precision:.3f} | {recall:.3f} | {f1:.3f}"
 
 
-def main() -> int:
-    try:
-        import numpy as np
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    except ImportError:
-        print("needs scikit-learn and stop-words: .venv/bin/pip install scikit-learn stop-words", file=sys.stderr)
-        return 2
-    classifier = Classifier.load()
-    posts = training_posts()
-    vectorizer = features(classifier)
-    matrix = vectorizer.fit_transform([normalize(text, classifier._matcher.vocabulary).text for text, _, _ in posts])
+def report(classifier: Classifier, posts: list, represent, c: float) -> dict:
+    """Print the cross-validation table and the held-out table of a logistic regression per
+    category over ``represent(texts)`` (a matrix, one row per text); return the models fitted
+    on every training post."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    matrix = represent([text for text, _, _ in posts])
     look_alike = np.array([bool(of) for _, _, of in posts])
-    print(f"{len(posts)} training posts, {matrix.shape[1]} n-grams\n")
+    print(f"{len(posts)} training posts, {matrix.shape[1]} features\n")
     print("| category | threshold | CV precision | CV recall | look-alikes called signals |\n|---|---|---|---|---|")
     models = {}
     for category in CATEGORIES:
         labels = np.array([int(category in categories) for _, categories, _ in posts])
-        model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=10_000)
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=10_000)
         folds = StratifiedKFold(5, shuffle=True, random_state=0)
         probability = cross_val_predict(model, matrix, labels, cv=folds, method="predict_proba")[:, 1]
         for threshold in THRESHOLDS:
@@ -144,18 +141,37 @@ def main() -> int:
         texts = [row[0] for row in rows]
         positive = np.array([row[1] >= 1 for row in rows])
         lexicon = np.array([any(flag.category in categories for flag in classifier.classify(text)) for text in texts])
-        ways = {"lexicon": lexicon}
+        vectors = represent(texts)
         open_any = {threshold: np.zeros(len(texts), dtype=bool) for threshold in THRESHOLDS}
         for category in categories:
-            gate = [silent(classifier, text, category) for text in texts]
-            probability = models[category].predict_proba(vectorizer.transform([norm for _, norm in gate]))[:, 1]
+            may = np.array([silent(classifier, text, category)[0] for text in texts])
+            probability = models[category].predict_proba(vectors)[:, 1]
             for threshold in THRESHOLDS:
-                open_any[threshold] |= np.array([may for may, _ in gate]) & (probability >= threshold)
-        ways |= {f"lexicon or model >= {threshold}": lexicon | open_any[threshold] for threshold in THRESHOLDS}
+                open_any[threshold] |= may & (probability >= threshold)
+        ways = {"lexicon": lexicon} | {f"lexicon or model >= {t}": lexicon | open_any[t] for t in THRESHOLDS}
         for way, flagged in ways.items():
             tp, fp = int((flagged & positive).sum()), int((flagged & ~positive).sum())
             fn = int((~flagged & positive).sum())
             print(f"| {name} | {way} | {scores(tp, fp, fn)} | {fp} of {int((~positive).sum())} |")
+    return models
+
+
+def main() -> int:
+    try:
+        import sklearn  # noqa: F401
+        import stop_words  # noqa: F401
+    except ImportError:
+        print("needs scikit-learn and stop-words: .venv/bin/pip install scikit-learn stop-words", file=sys.stderr)
+        return 2
+    classifier = Classifier.load()
+    posts = training_posts()
+    vectorizer = features(classifier)
+
+    def normalized(texts: list[str]) -> list[str]:
+        return [normalize(text[:MAX_TEXT_CHARS], classifier._matcher.vocabulary).text for text in texts]
+
+    vectorizer.fit(normalized([text for text, _, _ in posts]))
+    models = report(classifier, posts, lambda texts: vectorizer.transform(normalized(texts)), c=4.0)
 
     print("\n| threshold | look-alikes of posts_by_category.tsv the model flags (training posts) |\n|---|---|")
     look_alikes = [(text, of) for text, _, of in posts if of in CATEGORIES]

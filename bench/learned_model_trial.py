@@ -42,7 +42,8 @@ SETS = REPO / "classifier" / "evaluation"
 CATEGORIES = ("self_harm", "violence")
 THRESHOLDS = (0.7, 0.8, 0.9)
 HELD_OUT = ("school_posts_self_harm", "school_posts_violence", "school_posts_2_self_harm", "school_posts_2_violence",
-            "school_posts_3_self_harm", "school_posts_3_violence", "school_posts_4_self_harm", "school_posts_4_violence",
+            "school_posts_3_self_harm", "school_posts_3_violence",
+            "school_posts_4_self_harm", "school_posts_4_violence",
             "ordinary_posts", "sdcnl", "twitter_intention", "ideation_1787", "feix_suicidal")
 WORD = re.compile(r"\w+(?:'\w+)?")
 VETO_KINDS = {"hyperbole", "joke", "negation", *TOPIC_KINDS}

@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                            "(the hours writers noted; run by socialwatch-rollups.timer)")
     _config_arguments(repair)
     repair.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
-                        help="read each hour twice this far apart (at least 1); repair only counts that held still (default 2)")
+                        help="read each hour twice this far apart (at least 1); repair only counts that held "
+                        "still (default 2)")
     repair.set_defaults(handler=_db_repair_rollups)
 
     classify = commands.add_parser(

@@ -354,9 +354,7 @@ class Storage(abc.ABC):
         try:
             self._insert("rollup_checks", ("hour", "kind"), [(hour, "noted") for hour in hours])
         except Exception as exc:  # noqa: BLE001 - the events matter more than the rollups
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
+            message = self._without_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])
             log.error("socialwatch: cannot note %d hour(s) for the rollup repair (%s): the dashboards may "
                       "undercount them; let the writer insert into %s.rollup_checks (docs/storage.md)",
                       len(hours), message, self.database)
@@ -478,9 +476,12 @@ class Storage(abc.ABC):
                 raise
             except Exception as exc:
                 message = f"{action} failed on {redact_url(self._url)}: {type(exc).__name__}: {exc}"
-                for secret in self._secrets:
-                    message = message.replace(secret, "***")
-                raise StorageError(message) from exc
+                raise StorageError(self._without_secrets(message)) from exc
+
+    def _without_secrets(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return message
 
     @abc.abstractmethod
     def _execute(self, sql: str) -> None:

@@ -16,8 +16,9 @@ yet in the views. So every pending hour is read twice, `settle` seconds apart, a
 keys whose counts held still are repaired; an hour with a moving key stays noted for the
 next run. An hour read still is marked checked as of the run's start (the server's clock,
 which stamps the notes); a note made in that same second is covered too, since the rows it
-found were stored before it and `settle` is at least the clock's one second. A rollup that holds *more* than the events (retention deleted them, or a copy
-was counted) is left alone: a count is only ever added.
+found were stored before it and `settle` is at least the clock's one second. A rollup
+that holds *more* than the events (retention deleted them, or a copy was counted) is left
+alone: a count is only ever added.
 
 Run it from one process at a time (the timer): two repairs of the same hour at once
 would both add the difference.

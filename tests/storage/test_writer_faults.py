@@ -13,8 +13,9 @@
 "Exactly once" holds on disk and in the rollups, not only for readers with
 ``FINAL``: a retried or replayed batch writes only its rows not yet stored, and notes
 their hours, whose rollups ``socialwatch db repair-rollups`` checks: a kill between an
-insert's table and its views keeps the rows and loses their count (docs/storage.md). The storage tests use a stand-in classifier
-(support/marker_classifier.py): lexicon changes must not move their numbers.
+insert's table and its views keeps the rows and loses their count (docs/storage.md).
+The storage tests use a stand-in classifier (support/marker_classifier.py): lexicon
+changes must not move their numbers.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ laugh sets the tone of the whole post)."""
 
 SLOT = re.compile(r"(?<![^\W_]|\*)\*(?![^\W_]|\*)")
 """A ``*`` standing alone in a phrase (not inside a word, as in "sl*t" or "n****r"): one word there, a
-name or a pronoun ("everyone unfollow *", "anti-* page", "nodig * niet uit")."""
+name or a pronoun ("everyone unfollow *", "anti * page", "nodig * niet uit"), between spaces."""
 
 COLUMNS = ("phrase", "category", "subcategory", "severity", "weight", "language", "rules")
 """The header every lexicon CSV file starts with."""
@@ -342,6 +342,9 @@ def _entry(path: pathlib.Path, line: int, fields: list[str], identity_terms: fro
     slots = [found.start() for found in SLOT.finditer(key)]
     if slots and (len(slots) > 1 or category == CONTEXT or not any(c.isalnum() for c in key[:slots[0]])):
         raise fail("phrase", f"{phrase!r}: a phrase of a flag category may hold one slot (*), after a word")
+    if slots and (key[slots[0] - 1] != " " or key[slots[0] + 1:slots[0] + 2] not in ("", " ")):
+        # Posts are normalized alike: "anti-jordan" is read as "anti jordan".
+        raise fail("phrase", f"{phrase!r}: a slot (*) is a word of its own, between spaces ('anti * page')")
     known = {**CATEGORIES, CONTEXT: CONTEXT_KINDS}
     if category not in known:
         raise fail("category", f"unknown category {category!r}; known: {', '.join(sorted(known))}")

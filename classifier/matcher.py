@@ -288,8 +288,8 @@ class Matcher:
             if entry.category == CONTEXT and entry.subcategory == FILLER:
                 fillers[entry.language].append(entry.key)
             elif (slot := SLOT.search(entry.key)) is not None:
-                # "anti-* page": the automaton finds "anti"; "-", a word and " page" must follow.
-                head = entry.key[:slot.start()].rstrip(" -")
+                # "anti * page": the automaton finds "anti"; " ", a word and " page" must follow.
+                head = entry.key[:slot.start()].rstrip(" ")
                 slotted[head].append((entry, entry.key[len(head):slot.start()], entry.key[slot.end():]))
             elif has_run(entry.phrase.casefold()):
                 # A phrase written with a run of one letter ("kkkk", laughter, is "k" normalized)

@@ -310,8 +310,65 @@ def _drop_inner_apostrophes(text: str, vocabulary: Vocabulary) -> list[Edit]:
     return _replacements(text, _INNER_APOSTROPHE, lambda found: "")
 
 
+# Words joined by a connector and no space ("kill-yourself", "i.will.kill.you", "kill_yourself"):
+# the connectors become spaces, so that a phrase matches across them. Left as written: runs of
+# single letters ("a.m.": ``_join_separated``'s), one word with a letter ("a-hole", "t-shirt",
+# "e-mail"), mentions, e-mail addresses, and links (after a "/" or a scheme). Other marks
+# between words say something of their own: "/" is "or" ("suicidal/depressed"), "*" censors
+# ("sl*t").
+_JOINED_WORDS = re.compile(r"(?<![\w@/.\-:])[^\W\d_]+(?:[-_.][^\W\d_]+)+(?![\w@]|[-_.]\w)")
+_CONNECTOR = re.compile(r"[-_.]")
+# A connector before a letter (rare: a fast search finds them; the token around is then read).
+_CONNECTOR_BEFORE_A_LETTER = re.compile(r"[-_.](?=[^\W\d_])")
+_TOKEN_CHARS = re.compile(r"[\w@/.\-:]*")
+
+
+def _separate_joined_words(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    """A connector between two words becomes a space: ``kill-yourself`` -> ``kill yourself``."""
+    edits = []
+    token_end = 0
+    for connector in _CONNECTOR_BEFORE_A_LETTER.finditer(text):
+        if connector.start() < token_end:  # in the token just read
+            continue
+        token_start = connector.start()
+        while token_start > 0 and (text[token_start - 1].isalnum() or text[token_start - 1] in "_@/.-:"):
+            token_start -= 1  # back to where _JOINED_WORDS could start: no later start is one
+        found = _JOINED_WORDS.match(text, token_start)
+        token_end = found.end() if found else _TOKEN_CHARS.match(text, connector.end()).end()
+        if found is None:
+            continue
+        parts = _CONNECTOR.split(found.group())
+        if all(len(part) == 1 for part in parts) or (len(parts) == 2 and min(map(len, parts)) == 1):
+            continue
+        edits += [(token_start + at.start(), token_start + at.end(), " ") for at in _CONNECTOR.finditer(found.group())]
+    return edits
+
+
+# One-word sentences in a row ("I. Will. Kill. You.", "NOBODY. LIKES. YOU!"), the first at the
+# start of the text or of a sentence, each ended by "." or "!" (the last may end the text):
+# the marks between them go, so that a phrase matches across its words. Each match is a
+# one-word sentence with, looked ahead at, its marks (the beat) and a one-word sentence.
+_BEAT_AFTER = r"[^\W\d_]+(?=([.!]+) [^\W\d_]+(?:[.!]|\Z))"
+_FIRST_BEAT = re.compile(_BEAT_AFTER)
+_BEATS = re.compile(r"[.!?] " + _BEAT_AFTER)  # starts with what it looks for: a fast search
+
+# Claps between words ("you 👏 are 👏 so 👏 ugly"), with a space or none on either side.
+_CLAPS = re.compile(r"(?<=[^\W\d_]) ?\U0001f44f+ ?(?=[^\W\d_])")
+
+
+def _drop_beats(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    """The beats of emphatic writing between words: ``kill. yourself.`` -> ``kill yourself.``,
+    ``you 👏 are 👏 ugly`` -> ``you are ugly``."""
+    first = _FIRST_BEAT.match(text)
+    edits = [(found.start(1), found.end(1), "") for found in ([first] if first else []) + list(_BEATS.finditer(text))]
+    if "\U0001f44f" in text:
+        edits = sorted(edits + _replacements(text, _CLAPS, lambda found: " "))
+    return edits
+
+
 TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
-    _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _join_separated)
+    _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _join_separated,
+    _separate_joined_words, _drop_beats)
 """Whole-text steps, in order, applied after the per-character steps: each returns its edits
 (in text order, not overlapping) of the text it is given."""
 

@@ -36,6 +36,10 @@ def summary(flags):
         ("ｋｉｌｌ　　ｙｏｕｒｓｅｌｆ", "bullying", "harassment", "high", "kill yourself"),
         ("k1ll y0urs3lf", "bullying", "harassment", "high", "kill yourself"),  # leetspeak
         ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators
+        ("kill-yourself", "bullying", "harassment", "high", "kill yourself"),  # words joined
+        ("KILL. YOURSELF.", "bullying", "harassment", "high", "kill yourself"),  # one-word sentences
+        ("you 👏 are 👏 so 👏 ugly", "bullying", "targeted_insult", "medium", "you're so ugly"),  # claps
+        ("i.want.to.die", "self_harm", "ideation", "critical", "i want to die"),
         ("kіll yоurself", "bullying", "harassment", "high", "kill yourself"),  # Cyrillic і and о
         ("kill urself&#33;", "bullying", "harassment", "high", "kill urself"),  # HTML entity
         ("nobody likes you, seriously", "bullying", "exclusion", "medium", "nobody likes you"),
@@ -608,7 +612,7 @@ def test_fillers_are_skipped_exactly_as_if_every_form_with_one_filler_were_liste
 
 
 SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
-         "anti-* page,bullying,harassment,medium,1.0,en,",
+         "anti * page,bullying,harassment,medium,1.0,en,",
          "nodig * niet uit,bullying,exclusion,low,1.0,en,",
          "sl*t,bullying,sexual_harassment,medium,1.0,en,"]
 

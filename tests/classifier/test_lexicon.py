@@ -62,6 +62,8 @@ def write_lexicon(directory, text, name="en.csv", identity_terms="gay\ntrans\n")
         ("Kill  Yourself,bullying,threat,medium,0.5,en,", "phrase"),  # duplicate of line 2 once normalized
         ("* is a loser,bullying,targeted_insult,medium,1.0,en,", "phrase"),  # a slot comes after a word
         ("make * cry and * leave,bullying,harassment,medium,1.0,en,", "phrase"),  # one slot at most
+        ("anti-* page,bullying,harassment,medium,1.0,en,", "phrase"),  # a slot is a word of its own
+        ("everyone hates *'s page,bullying,harassment,medium,1.0,en,", "phrase"),
         ("ignore *,context,target,low,0,en,", "phrase"),  # a cue holds no slot
         ("everyone hates her,bullying,exclusion,medium,1.0,en,name", "rules"),  # 'name' is of a slot
         ("everyone {hates|} you,bullying,exclusion,medium,1.0,en,", "phrase"),  # an empty alternative
@@ -155,7 +157,7 @@ def test_an_entry_keeps_the_phrase_as_written_and_matches_on_its_normalized_form
 
 def test_identity_terms_file_allows_comments_and_blank_lines(tmp_path):
     write_lexicon(tmp_path, HEADER + GOOD_ROW, identity_terms="# a comment\n\n  Queer  \nnon-binary\n")
-    assert load_lexicon(tmp_path).identity_terms == {"queer", "non-binary"}
+    assert load_lexicon(tmp_path).identity_terms == {"queer", "non binary"}  # normalized as posts are
 
 
 def test_the_version_changes_with_the_files_and_only_with_them(tmp_path):
@@ -211,7 +213,7 @@ def test_rules_are_parsed_from_the_rules_column(rules, parsed):
     "just,context,filler,low,0,en,",
     "muslims,context,group,low,0,en,",  # identity terms may name a group for near=group:N ...
     "everyone unfollow *,bullying,exclusion,medium,1.0,en,",  # a slot
-    "anti-* page,bullying,harassment,medium,1.0,en,",
+    "anti * page,bullying,harassment,medium,1.0,en,",  # a slot between words
     "n****r,bullying,hate,high,1.0,en,",  # stars inside a word are no slot
     "glock,context,weapon,low,0,en,",  # a weapon cue, for near=weapon:N
     "bringing,violence,weapon,critical,1.0,en,near=weapon:3 near=school:10",

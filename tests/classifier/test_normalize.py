@@ -57,6 +57,24 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("&amp; &lt;3 &#39;", "& <3 '"),  # HTML entities
         ("<b>kys</b> now", " kys now"),  # markup becomes a space
         ("i <3 you", "i <3 you"),  # not markup
+        ("kill-yourself", "kill yourself"),  # words joined by a connector are words
+        ("i.will.kill.you", "i will kill you"),
+        ("kill_yourself", "kill yourself"),
+        ("quero matar-me", "quero matar me"),
+        ("a-hole", "a-hole"),  # ... but one word with a letter is one word
+        ("t-shirt", "t-shirt"),
+        ("@kill_me_now", "@kill_me_now"),  # ... and a mention, a link, "or", a censor mark stay
+        ("x.com/kill-yourself", "x.com/kill-yourself"),
+        ("https://kill-yourself.example", "https://kill-yourself.example"),
+        ("suicidal/depressed", "suicidal/depressed"),
+        ("sl*t", "sl*t"),
+        ("KILL. YOURSELF.", "kill yourself."),  # one-word sentences in a row are one sentence
+        ("I. Will. Kill. You", "i will kill you"),
+        ("omg. no. way!! ok then", "omg no way!! ok then"),
+        ("Ugh. Kill yourself", "ugh. kill yourself"),  # ... not a word and a sentence
+        ("thats it. Bye.", "thats it. bye."),  # ... nor a sentence's last word and a word
+        ("you 👏 are 👏 ugly 👏", "you are ugly 👏"),  # claps between words
+        ("you👏are", "you are"),
     ],
 )
 def test_normalized_text(original, normalized):
@@ -74,6 +92,9 @@ def test_normalized_text(original, normalized):
         ("sooo!", [0, 1, 4], [1, 4, 5]),  # the one "o" stands for the whole run
         ("&amp;x", [0, 5], [5, 6]),  # the "&" stands for the whole entity
         ("k.y.s", [0, 2, 4], [1, 3, 5]),  # the separators are dropped
+        ("no. way.", [0, 1, 3, 4, 5, 6, 7], [1, 2, 4, 5, 6, 7, 8]),  # the beat between the words too
+        ("a 👏 b", [0, 1, 4], [1, 4, 5]),  # the space stands for the clap and its spaces
+        ("ab-cd", [0, 1, 2, 3, 4], [1, 2, 3, 4, 5]),  # a connector becomes a space in its place
     ],
 )
 def test_each_normalized_character_points_at_its_original_characters(original, starts, ends):
@@ -92,6 +113,9 @@ def test_each_normalized_character_points_at_its_original_characters(original, s
         ("just k.y.s lol", "kys", "k.y.s"),
         ("so &lt;3 u", "<3", "&lt;3"),
         ("k1ll y0u", "kill you", "k1ll y0u"),
+        ("KILL. YOURSELF.", "kill yourself", "KILL. YOURSELF"),
+        ("ok you 👏 are 👏 ugly", "you are ugly", "you 👏 are 👏 ugly"),
+        ("just kill_yourself", "kill yourself", "kill_yourself"),
     ],
 )
 def test_a_span_of_normalized_text_maps_back_to_the_exact_original_substring(original, phrase, expected_original):
@@ -118,7 +142,8 @@ AROUND = st.text(alphabet=st.characters(blacklist_characters="<>&", blacklist_ca
 @settings(max_examples=300, deadline=None)
 @given(AROUND, SPACE, st.sampled_from(["kill yourself", "KYS", "k1ll yourself", "ｎｏｂｏｄｙ likes you",
                                        "i want to die", "me quiero morir", "ik wil dood", "quero morrer",
-                                       "k.y.s", "this is my new account"]), SPACE, AROUND)
+                                       "k.y.s", "this is my new account", "kill-yourself", "i.want.to.die"]),
+       SPACE, AROUND)
 def test_a_phrase_anywhere_is_found_at_its_exact_original_offsets(before, space1, phrase, space2, after):
     text = before + space1 + phrase + space2 + after
     norm = normalize(text, MATCHER.vocabulary)
@@ -137,7 +162,7 @@ def test_ascii_folds_as_the_character_steps_say():
 
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
-                                  "@j0hn", "h@te"])
+                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 

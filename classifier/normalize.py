@@ -12,13 +12,15 @@ Normalization is two lists of small steps, applied in order:
   a lone combining mark -> nothing), invisible format characters and emoji
   variation selectors / skin tones removed, typographic apostrophes -> ``'``, and
   homoglyphs (Cyrillic ``о``, Greek ``ο`` -> ``o``) from Unicode's confusables
-  table as packaged by ``confusable-homoglyphs``.
+  table as packaged by ``confusable-homoglyphs``, and small capitals (``ᴋ`` -> ``k``).
 - ``TEXT_STEPS``: functions ``(text, vocabulary) -> edits`` over the whole
   folded text: HTML markup and entities, whitespace
   runs, leetspeak inside words (``k1ll``, ``$uicide``, ``h@te``), apostrophes inside
   words (``don't`` -> ``dont``), runs of three or
-  more of one letter (``sooooo`` -> ``so``), and single letters split by separators
-  when they join into a word of the vocabulary (``k.i.l.l``, ``k i l l``).
+  more of one letter (``sooooo`` -> ``so``), single letters split by separators
+  when they join into a word of the vocabulary (``k.i.l.l``, ``k i l l``), words joined
+  by ``-``, ``_`` or ``.`` read apart (``kill-yourself``), and the beats between one-word
+  sentences and claps between words dropped (``KILL. YOURSELF.``, ``you 👏 are 👏 ugly``).
 
 The edits that move characters are kept, step by step, and offsets are computed
 from them on demand: a text with nothing to flag pays for no offset map.
@@ -33,6 +35,7 @@ import dataclasses
 import functools
 import html
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
 
@@ -166,6 +169,14 @@ def _homoglyph_table() -> dict[str, str]:
             target = (same_case or candidates)[0].lower()
             # Unicode's prototype of capital I look-alikes is "l"; a capital reads as "I".
             table[char] = "i" if target == "l" and char.isupper() else target
+    # Small capitals, as "fancy text" generators write them ("ᴋɪʟʟ"): the table above has
+    # only those shaped like another letter. Found by their Unicode names.
+    for letter in string.ascii_uppercase:
+        for name in (f"LATIN LETTER SMALL CAPITAL {letter}", f"MODIFIER LETTER SMALL CAPITAL {letter}"):
+            try:
+                table.setdefault(unicodedata.lookup(name), letter.lower())
+            except KeyError:
+                continue
     return table
 
 
@@ -224,7 +235,10 @@ def _collapse_whitespace(text: str, vocabulary: Vocabulary) -> list[Edit]:
 
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"}
-"""Leetspeak characters read as letters inside a word that has a letter: ``k1ll`` -> ``kill``."""
+"""Leetspeak characters read as letters inside a word that has a letter: ``k1ll`` -> ``kill``.
+A ``1`` reads ``l`` where only that spelling is a word of the vocabulary: ``ki11``, ``yourse1f``."""
+_AS_I = str.maketrans(LEET)
+_AS_L = str.maketrans({**LEET, "1": "l"})
 
 # A word with a leet character (a trailing "!" stays punctuation; "@name" stays a mention);
 # only those with a letter are rewritten. A word is a run of [\w@$!|].
@@ -250,7 +264,9 @@ def _leetspeak(text: str, vocabulary: Vocabulary) -> list[Edit]:
             continue
         if not _LEET_CHARS.search(core) or not any(c.isalpha() for c in core):
             continue
-        edits += [(word_start + offset, word_start + offset + 1, LEET[c]) for offset, c in enumerate(core) if c in LEET]
+        one = "l" if "1" in core and core.translate(_AS_I) not in vocabulary and core.translate(_AS_L) in vocabulary else "i"
+        edits += [(word_start + offset, word_start + offset + 1, one if c == "1" else LEET[c])
+                  for offset, c in enumerate(core) if c in LEET]
     return edits
 
 

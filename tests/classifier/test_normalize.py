@@ -40,6 +40,10 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("$uicide", "suicide"),
         ("h@te", "hate"),
         ("l0s3r", "loser"),
+        ("ki11", "kill"),  # a "1" is "l" where only that spelling is a word of the vocabulary
+        ("k1ll", "kill"),
+        ("1uck", "iuck"),
+        ("ᴋɪʟʟ", "kill"),  # small capitals
         ("@j0hn", "@j0hn"),  # a mention is left as written
         ("2024 and 911", "2024 and 911"),  # numbers are not words
         ("kill!!", "kill!!"),  # a trailing "!" stays punctuation
@@ -182,7 +186,10 @@ def _leetspeak_as_first_written(text, vocabulary):
         core = found.group().rstrip("!")
         if core.startswith("@") or not re.search(r"[0134578@$!|]", core) or not any(c.isalpha() for c in core):
             continue
-        edits += [(found.start() + i, found.start() + i + 1, LEET[c]) for i, c in enumerate(core) if c in LEET]
+        as_i, as_l = ("".join({**LEET, "1": one}.get(c, c) for c in core) for one in "il")
+        one = "l" if as_i not in vocabulary and as_l in vocabulary else "i"
+        edits += [(found.start() + i, found.start() + i + 1, one if c == "1" else LEET[c])
+                  for i, c in enumerate(core) if c in LEET]
     return edits
 
 

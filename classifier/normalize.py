@@ -350,9 +350,10 @@ def _separate_joined_words(text: str, vocabulary: Vocabulary) -> list[Edit]:
         while token_start > 0 and (text[token_start - 1].isalnum() or text[token_start - 1] in "_@/.-:"):
             token_start -= 1  # back to where _JOINED_WORDS could start: no later start is one
         found = _JOINED_WORDS.match(text, token_start)
-        token_end = found.end() if found else _TOKEN_CHARS.match(text, connector.end()).end()
-        if found is None:
+        if found is None or found.end() <= connector.start():  # "ab/.cd": no word joined by this one
+            token_end = _TOKEN_CHARS.match(text, connector.end()).end()
             continue
+        token_end = found.end()
         parts = _CONNECTOR.split(found.group())
         if all(len(part) == 1 for part in parts) or (len(parts) == 2 and min(map(len, parts)) == 1):
             continue

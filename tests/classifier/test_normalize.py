@@ -69,6 +69,7 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("t-shirt", "t-shirt"),
         ("@kill_me_now", "@kill_me_now"),  # ... and a mention, a link, "or", a censor mark stay
         ("x.com/kill-yourself", "x.com/kill-yourself"),
+        ("0A.0A/.A", "oa oa/.a"),  # (found by hypothesis: one edit, not two)
         ("https://kill-yourself.example", "https://kill-yourself.example"),
         ("suicidal/depressed", "suicidal/depressed"),
         ("sl*t", "sl*t"),
@@ -166,7 +167,7 @@ def test_ascii_folds_as_the_character_steps_say():
 
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
-                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://"])
+                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 
@@ -198,11 +199,31 @@ def _edits(pattern, replacement):
                                      for m in re.finditer(pattern, text)]
 
 
+def _joined_words_as_first_written(text, vocabulary):
+    edits = []
+    for found in normalize_module._JOINED_WORDS.finditer(text):
+        parts = re.split(r"[-_.]", found.group())
+        if len(parts) > 2 and max(map(len, parts)) > 1 or len(parts) == 2 and min(map(len, parts)) > 1:
+            edits += [(found.start() + m.start(), found.start() + m.end(), " ")
+                      for m in re.finditer(r"[-_.]", found.group())]
+    return edits
+
+
+def _beats_as_first_written(text, vocabulary):
+    runs = r"(?:\A|(?<=[.!?] ))[^\W\d_]+(?:[.!]+ [^\W\d_]+)+(?=[.!]|\Z)"
+    edits = [(run.start() + m.start(), run.start() + m.end(), "")
+             for run in re.finditer(runs, text) for m in re.finditer(r"[.!]+(?= )", run.group())]
+    claps = [(m.start(), m.end(), " ") for m in re.finditer(r"(?<=[^\W\d_]) ?\U0001f44f+ ?(?=[^\W\d_])", text)]
+    return sorted(edits + claps)
+
+
 STEPS_AS_FIRST_WRITTEN = [  # one regex tried at every position, no quick test before it
     (normalize_module._collapse_whitespace, _edits(r"[^\S ]\s*| \s+", " ")),
     (normalize_module._leetspeak, _leetspeak_as_first_written),
     (normalize_module._drop_inner_apostrophes, _edits(r"(?<=[^\W\d_])'(?=[^\W\d_])", "")),
     (normalize_module._collapse_repeats, _edits(r"([^\W\d_])\1{2,}", r"\1")),
+    (normalize_module._separate_joined_words, _joined_words_as_first_written),
+    (normalize_module._drop_beats, _beats_as_first_written),
 ]
 
 

@@ -18,8 +18,9 @@ students write them, labelled with the categories a counselor would want flagged
 look-alikes; it was written without looking at the lexicons (see
 docs/classifier-evaluation.md). Its ``dev`` half may be read to find gaps; its ``test`` half,
 never read to write phrases, is what is measured, per category, with recall per language.
-``school_posts_2.csv``, by another writer in the style of chat apps, is all ``test``, as is
-``school_posts_4.csv`` (older students, longer posts, code-switching).
+``school_posts_2.csv``, by another writer in the style of chat apps, is all ``test``, as are
+``school_posts_4.csv`` (older students, longer posts, code-switching) and ``evasive_posts.csv``
+(posts typed to get past a filter or for style: broken-up words, fancy fonts, algospeak).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ DATASETS = (
     Dataset("presidio_pii", "pii/presidio_synth_dev.json", "pii", "pii", _presidio, "P and R >= 0.90"),
     *(Dataset(f"{name}_{category}", f"{name}.csv", category, "binary",
               functools.partial(_school_posts, category), packaged=True)
-      for name in ("school_posts", "school_posts_2", "school_posts_3", "school_posts_4")
+      for name in ("school_posts", "school_posts_2", "school_posts_3", "school_posts_4", "evasive_posts")
       for category in SCHOOL_POST_CATEGORIES),
     Dataset("ordinary_posts", "ordinary_posts.csv", ANY_CATEGORY, "negatives", _ordinary_posts, packaged=True),
 )

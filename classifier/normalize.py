@@ -327,11 +327,13 @@ def _drop_inner_apostrophes(text: str, vocabulary: Vocabulary) -> list[Edit]:
 
 
 # Words joined by a connector and no space ("kill-yourself", "i.will.kill.you", "kill_yourself"):
-# the connectors become spaces, so that a phrase matches across them. Left as written: runs of
-# single letters ("a.m.": ``_join_separated``'s), one word with a letter ("a-hole", "t-shirt",
-# "e-mail"), mentions, e-mail addresses, and links (after a "/" or a scheme). Other marks
-# between words say something of their own: "/" is "or" ("suicidal/depressed"), "*" censors
-# ("sl*t").
+# the connectors become spaces, so that a phrase matches across them. A word split by one
+# ("su.icide", "ki-ll": the whole a word of the vocabulary, a part not) is joined instead;
+# "lo-ser" is not, its parts being Spanish words, as Portuguese "matar-me"'s are. Left as
+# written: runs of single letters ("a.m.": ``_join_separated``'s), one word with a letter
+# ("a-hole", "t-shirt", "e-mail"), mentions, e-mail addresses, and links (after a "/" or a
+# scheme). Other marks between words say something of their own: "/" is "or"
+# ("suicidal/depressed"), "*" censors ("sl*t").
 _JOINED_WORDS = re.compile(r"(?<![\w@/.\-:])[^\W\d_]+(?:[-_.][^\W\d_]+)+(?![\w@]|[-_.]\w)")
 _CONNECTOR = re.compile(r"[-_.]")
 # A connector before a letter (rare: a fast search finds them; the token around is then read).
@@ -340,7 +342,8 @@ _TOKEN_CHARS = re.compile(r"[\w@/.\-:]*")
 
 
 def _separate_joined_words(text: str, vocabulary: Vocabulary) -> list[Edit]:
-    """A connector between two words becomes a space: ``kill-yourself`` -> ``kill yourself``."""
+    """A connector between two words becomes a space (``kill-yourself`` -> ``kill yourself``),
+    or goes when it splits a word (``su.icide`` -> ``suicide``)."""
     edits = []
     token_end = 0
     for connector in _CONNECTOR_BEFORE_A_LETTER.finditer(text):
@@ -355,9 +358,11 @@ def _separate_joined_words(text: str, vocabulary: Vocabulary) -> list[Edit]:
             continue
         token_end = found.end()
         parts = _CONNECTOR.split(found.group())
-        if all(len(part) == 1 for part in parts) or (len(parts) == 2 and min(map(len, parts)) == 1):
+        joined = "".join(parts) in vocabulary and not all(part in vocabulary for part in parts)
+        if not joined and (all(len(part) == 1 for part in parts) or (len(parts) == 2 and min(map(len, parts)) == 1)):
             continue
-        edits += [(token_start + at.start(), token_start + at.end(), " ") for at in _CONNECTOR.finditer(found.group())]
+        edits += [(token_start + at.start(), token_start + at.end(), "" if joined else " ")
+                  for at in _CONNECTOR.finditer(found.group())]
     return edits
 
 

@@ -61,9 +61,13 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("&amp; &lt;3 &#39;", "& <3 '"),  # HTML entities
         ("<b>kys</b> now", " kys now"),  # markup becomes a space
         ("i <3 you", "i <3 you"),  # not markup
-        ("kill-yourself", "kill yourself"),  # words joined by a connector are words
+        ("kill-you", "kill you"),  # words joined by a connector are words
         ("i.will.kill.you", "i will kill you"),
-        ("kill_yourself", "kill yourself"),
+        ("kill_you", "kill you"),
+        ("ki.ll", "kill"),  # ... but a word of the vocabulary split in parts that are not, one word
+        ("su-ici.de", "suicide"),
+        ("k-ys", "kys"),
+        ("kill-yourself", "killyourself"),  # (a phrase: matched as its form without spaces)
         ("quero matar-me", "quero matar me"),
         ("a-hole", "a-hole"),  # ... but one word with a letter is one word
         ("t-shirt", "t-shirt"),
@@ -100,6 +104,7 @@ def test_normalized_text(original, normalized):
         ("no. way.", [0, 1, 3, 4, 5, 6, 7], [1, 2, 4, 5, 6, 7, 8]),  # the beat between the words too
         ("a 👏 b", [0, 1, 4], [1, 4, 5]),  # the space stands for the clap and its spaces
         ("ab-cd", [0, 1, 2, 3, 4], [1, 2, 3, 4, 5]),  # a connector becomes a space in its place
+        ("ki-ll", [0, 1, 3, 4], [1, 2, 4, 5]),  # ... or goes
     ],
 )
 def test_each_normalized_character_points_at_its_original_characters(original, starts, ends):
@@ -120,7 +125,8 @@ def test_each_normalized_character_points_at_its_original_characters(original, s
         ("k1ll y0u", "kill you", "k1ll y0u"),
         ("KILL. YOURSELF.", "kill yourself", "KILL. YOURSELF"),
         ("ok you 👏 are 👏 ugly", "you are ugly", "you 👏 are 👏 ugly"),
-        ("just kill_yourself", "kill yourself", "kill_yourself"),
+        ("just kill_you", "kill you", "kill_you"),
+        ("just ki-ll", "kill", "ki-ll"),
     ],
 )
 def test_a_span_of_normalized_text_maps_back_to_the_exact_original_substring(original, phrase, expected_original):
@@ -203,9 +209,10 @@ def _joined_words_as_first_written(text, vocabulary):
     edits = []
     for found in normalize_module._JOINED_WORDS.finditer(text):
         parts = re.split(r"[-_.]", found.group())
-        if len(parts) > 2 and max(map(len, parts)) > 1 or len(parts) == 2 and min(map(len, parts)) > 1:
-            edits += [(found.start() + m.start(), found.start() + m.end(), " ")
-                      for m in re.finditer(r"[-_.]", found.group())]
+        if "".join(parts) in vocabulary and not set(parts) <= vocabulary:
+            edits += [(found.start() + m.start(), found.start() + m.end(), "") for m in re.finditer(r"[-_.]", found.group())]
+        elif len(parts) > 2 and max(map(len, parts)) > 1 or len(parts) == 2 and min(map(len, parts)) > 1:
+            edits += [(found.start() + m.start(), found.start() + m.end(), " ") for m in re.finditer(r"[-_.]", found.group())]
     return edits
 
 

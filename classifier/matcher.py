@@ -390,7 +390,8 @@ class Matcher:
         # "de verdade" before "de verdad").
         self._filler = re.compile("(?<= )(?:" + "|".join(map(re.escape, sorted(all_fillers, key=len, reverse=True)))
                                   + ") ") if all_fillers else None
-        self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.isalpha())
+        # Words of letters, and starred ones ("sl*t"): a row's own spelling is left as written.
+        self.vocabulary: frozenset[str] = frozenset(word for word in vocabulary if word.replace("*", "").isalpha())
 
     def find(self, norm: Normalized) -> list[_Hit]:
         """``(start, end, entry)`` in normalized text for every match on word boundaries."""

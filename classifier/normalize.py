@@ -34,6 +34,7 @@ import bisect
 import dataclasses
 import functools
 import html
+import itertools
 import re
 import string
 import unicodedata
@@ -388,9 +389,36 @@ def _drop_beats(text: str, vocabulary: Vocabulary) -> list[Edit]:
     return edits
 
 
+# A word with one or two letters starred out, as students write to get past a filter ("k*ll",
+# "su*cide", "unal*ve"): the stars become the letters of the one word of the vocabulary that it
+# can spell. Left as written: a starred word of the vocabulary itself ("sl*t", a lexicon row),
+# one that spells no word or more than one ("d*e": "die", "dye"), a star at a word's edge
+# ("*sigh*"), three stars or more.
+_STARRED = re.compile(r"(?<![\w*])[^\W\d_]+(?:\*{1,2}[^\W\d_]+)+(?![\w*])")
+
+
+def _fill_stars(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    """A starred-out word becomes the one word of the vocabulary it spells: ``k*ll`` -> ``kill``."""
+    if "*" not in text or not vocabulary:
+        return []
+    edits = []
+    for found in _STARRED.finditer(text):
+        word = found.group()
+        stars = [index for index, char in enumerate(word) if char == "*"]
+        if len(stars) > 2 or word in vocabulary:
+            continue
+        template = word.replace("*", "{}")
+        spelled = [letters for letters in itertools.product(string.ascii_lowercase, repeat=len(stars))
+                   if template.format(*letters) in vocabulary]
+        if len(spelled) == 1:
+            edits += [(found.start() + index, found.start() + index + 1, letter)
+                      for index, letter in zip(stars, spelled[0])]
+    return edits
+
+
 TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
-    _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _join_separated,
-    _separate_joined_words, _drop_beats)
+    _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
+    _join_separated, _separate_joined_words, _drop_beats)
 """Whole-text steps, in order, applied after the per-character steps: each returns its edits
 (in text order, not overlapping) of the text it is given."""
 

@@ -37,6 +37,7 @@ def summary(flags):
         ("k1ll y0urs3lf", "bullying", "harassment", "high", "kill yourself"),  # leetspeak
         ("go ki11 yourse1f", "bullying", "harassment", "high", "kill yourself"),  # a "1" for an "l"
         ("ᴋɪʟʟ ʏᴏᴜʀsᴇʟꜰ", "bullying", "harassment", "high", "kill yourself"),  # small capitals
+        ("go k*ll yourself", "bullying", "harassment", "high", "kill yourself"),  # a letter starred out
         ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators
         ("kill-yourself", "bullying", "harassment", "high", "kill yourself"),  # words joined
         ("KILL. YOURSELF.", "bullying", "harassment", "high", "kill yourself"),  # one-word sentences

@@ -44,6 +44,11 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("k1ll", "kill"),
         ("1uck", "iuck"),
         ("ᴋɪʟʟ", "kill"),  # small capitals
+        ("k*ll", "kill"),  # letters starred out: the one word of the vocabulary they spell
+        ("su**ide", "suicide"),
+        ("k***", "k***"),  # ... not three stars
+        ("*kill*", "*kill*"),  # ... nor stars around a word
+        ("sl*t", "sl*t"),  # ... nor a starred word that spells no word (or several)
         ("@j0hn", "@j0hn"),  # a mention is left as written
         ("2024 and 911", "2024 and 911"),  # numbers are not words
         ("kill!!", "kill!!"),  # a trailing "!" stays punctuation
@@ -173,7 +178,7 @@ def test_ascii_folds_as_the_character_steps_say():
 
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
-                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab"])
+                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 
@@ -216,6 +221,17 @@ def _joined_words_as_first_written(text, vocabulary):
     return edits
 
 
+def _stars_as_first_written(text, vocabulary):
+    edits = []
+    for found in re.finditer(r"(?<![\w*])[^\W\d_]+(?:\*+[^\W\d_]+)+(?![\w*])", text):
+        pattern = re.compile(re.escape(found.group()).replace(r"\*", "[a-z]"))
+        spelled = [word for word in vocabulary if pattern.fullmatch(word)]
+        if found.group().count("*") <= 2 and found.group() not in vocabulary and len(spelled) == 1:
+            edits += [(found.start() + i, found.start() + i + 1, spelled[0][i]) for i, c in enumerate(found.group())
+                      if c == "*"]
+    return edits
+
+
 def _beats_as_first_written(text, vocabulary):
     runs = r"(?:\A|(?<=[.!?] ))[^\W\d_]+(?:[.!]+ [^\W\d_]+)+(?=[.!]|\Z)"
     edits = [(run.start() + m.start(), run.start() + m.end(), "")
@@ -229,6 +245,7 @@ STEPS_AS_FIRST_WRITTEN = [  # one regex tried at every position, no quick test b
     (normalize_module._leetspeak, _leetspeak_as_first_written),
     (normalize_module._drop_inner_apostrophes, _edits(r"(?<=[^\W\d_])'(?=[^\W\d_])", "")),
     (normalize_module._collapse_repeats, _edits(r"([^\W\d_])\1{2,}", r"\1")),
+    (normalize_module._fill_stars, _stars_as_first_written),
     (normalize_module._separate_joined_words, _joined_words_as_first_written),
     (normalize_module._drop_beats, _beats_as_first_written),
 ]

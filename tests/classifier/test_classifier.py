@@ -936,6 +936,10 @@ def test_text_past_the_cap_is_ignored_and_the_flag_says_so(packaged, post, categ
         "555-" * 50_000,
         "@" * 100_000 + ".com",
         "k1" * 100_000,
+        "a**b " * 50_000,  # starred words: only the first 16 are filled in
+        "I. " * 100_000,
+        "ab-" * 100_000,
+        "a\U0001f44f" * 100_000,
     ],
 )
 def test_hostile_input_never_raises(packaged, hostile):

@@ -49,6 +49,7 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("k***", "k***"),  # ... not three stars
         ("*kill*", "*kill*"),  # ... nor stars around a word
         ("sl*t", "sl*t"),  # ... nor a starred word that spells no word (or several)
+        ("x*x " * 16 + "k*ll", "x*x " * 16 + "k*ll"),  # ... nor one after the first 16
         ("@j0hn", "@j0hn"),  # a mention is left as written
         ("2024 and 911", "2024 and 911"),  # numbers are not words
         ("kill!!", "kill!!"),  # a trailing "!" stays punctuation
@@ -223,7 +224,7 @@ def _joined_words_as_first_written(text, vocabulary):
 
 def _stars_as_first_written(text, vocabulary):
     edits = []
-    for found in re.finditer(r"(?<![\w*])[^\W\d_]+(?:\*+[^\W\d_]+)+(?![\w*])", text):
+    for found in list(normalize_module._STARRED.finditer(text))[:normalize_module.MOST_STARRED_WORDS]:
         pattern = re.compile(re.escape(found.group()).replace(r"\*", "[a-z]"))
         spelled = [word for word in vocabulary if pattern.fullmatch(word)]
         if found.group().count("*") <= 2 and found.group() not in vocabulary and len(spelled) == 1:

@@ -12,15 +12,16 @@ Normalization is two lists of small steps, applied in order:
   a lone combining mark -> nothing), invisible format characters and emoji
   variation selectors / skin tones removed, typographic apostrophes -> ``'``, and
   homoglyphs (Cyrillic ``о``, Greek ``ο`` -> ``o``) from Unicode's confusables
-  table as packaged by ``confusable-homoglyphs``, and small capitals (``ᴋ`` -> ``k``).
+  table as packaged by ``confusable-homoglyphs`` (small capitals, ``ᴋ`` -> ``k``, by name).
 - ``TEXT_STEPS``: functions ``(text, vocabulary) -> edits`` over the whole
-  folded text: HTML markup and entities, whitespace
-  runs, leetspeak inside words (``k1ll``, ``$uicide``, ``h@te``), apostrophes inside
-  words (``don't`` -> ``dont``), runs of three or
-  more of one letter (``sooooo`` -> ``so``), single letters split by separators
-  when they join into a word of the vocabulary (``k.i.l.l``, ``k i l l``), words joined
-  by ``-``, ``_`` or ``.`` read apart (``kill-yourself``), and the beats between one-word
-  sentences and claps between words dropped (``KILL. YOURSELF.``, ``you 👏 are 👏 ugly``).
+  folded text: HTML markup and entities, whitespace runs, leetspeak inside words
+  (``k1ll``, ``$uicide``, ``h@te``, ``ki11``), apostrophes inside words (``don't`` ->
+  ``dont``), runs of three or more of one letter (``sooooo`` -> ``so``), letters starred
+  out where they spell one word of the vocabulary (``k*ll``), single letters split by
+  separators when they join into a word of the vocabulary (``k.i.l.l``, ``k i l l``),
+  words joined by ``-``, ``_`` or ``.`` read apart (``kill-yourself``) or a word split by
+  one joined (``su.icide``), and the beats between one-word sentences and claps between
+  words dropped (``KILL. YOURSELF.``, ``you 👏 are 👏 ugly``).
 
 The edits that move characters are kept, step by step, and offsets are computed
 from them on demand: a text with nothing to flag pays for no offset map.

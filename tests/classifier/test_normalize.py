@@ -77,12 +77,11 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("quero matar-me", "quero matar me"),
         ("a-hole", "a-hole"),  # ... but one word with a letter is one word
         ("t-shirt", "t-shirt"),
-        ("@kill_me_now", "@kill_me_now"),  # ... and a mention, a link, "or", a censor mark stay
+        ("@kill_me_now", "@kill_me_now"),  # ... and a mention, a link, "or" stay
         ("x.com/kill-yourself", "x.com/kill-yourself"),
         ("0A.0A/.A", "oa oa/.a"),  # (found by hypothesis: one edit, not two)
         ("https://kill-yourself.example", "https://kill-yourself.example"),
         ("suicidal/depressed", "suicidal/depressed"),
-        ("sl*t", "sl*t"),
         ("KILL. YOURSELF.", "kill yourself."),  # one-word sentences in a row are one sentence
         ("I. Will. Kill. You", "i will kill you"),
         ("omg. no. way!! ok then", "omg no way!! ok then"),

@@ -187,8 +187,24 @@ def _homoglyph(text: str) -> str:
     return "".join(table.get(c, c) for c in text) if not text.isascii() else text
 
 
+LETTER_SYMBOLS = ("PARENTHESIZED LATIN SMALL LETTER", "PARENTHESIZED LATIN CAPITAL LETTER",
+                  "NEGATIVE CIRCLED LATIN CAPITAL LETTER", "NEGATIVE SQUARED LATIN CAPITAL LETTER")
+"""Families of symbols that "fancy text" generators use as letters (``⒦``, ``🅚``, ``🅺``) and
+that NFKC leaves alone or wraps in parentheses (``⒦`` -> ``(k)``). Found by their Unicode names."""
+
+
+@functools.cache
+def _letter_symbol_table() -> dict[str, str]:
+    return {unicodedata.lookup(f"{family} {letter}"): letter.lower()
+            for family in LETTER_SYMBOLS for letter in string.ascii_uppercase}
+
+
+def _letter_symbol(char: str) -> str:
+    return _letter_symbol_table().get(char, char)
+
+
 CHAR_STEPS: tuple[Callable[[str], str], ...] = (
-    _nfkc, _homoglyph, str.casefold, _strip_accents, _drop_invisible, _ascii_apostrophe, _homoglyph)
+    _letter_symbol, _nfkc, _homoglyph, str.casefold, _strip_accents, _drop_invisible, _ascii_apostrophe, _homoglyph)
 """Per-character steps, in order."""
 
 
@@ -234,6 +250,26 @@ def _collapse_whitespace(text: str, vocabulary: Vocabulary) -> list[Edit]:
     if text.isprintable() and "  " not in text:
         return []
     return _replacements(text, _WHITESPACE_TO_REWRITE, lambda found: " ")
+
+
+# Regional indicator symbols (U+1F1E6..U+1F1FF) are letters: two in a row make a flag
+# ("🇺🇸"), and "fancy text" spells words with them ("🇰🇮🇱🇱", "🇰 🇾 🇸").
+_REGIONAL_INDICATORS = re.compile("[\U0001F1E6-\U0001F1FF]+")
+
+
+def _spell_regional_indicators(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    """Regional indicators read as their letters: one alone (``🇰 🇾 🇸`` -> ``k y s``, joined
+    later if it spells a word), or three or more in a row that spell a word of the vocabulary
+    (``🇰🇮🇱🇱`` -> ``kill``). Two in a row are a flag and stay one (``🇲🇪``, Montenegro, is not
+    "me"); so do flags side by side (``🇺🇸🇲🇽``)."""
+    if text.isascii():
+        return []
+    edits = []
+    for found in _REGIONAL_INDICATORS.finditer(text):
+        letters = "".join(chr(ord(char) - 0x1F1E6 + ord("a")) for char in found.group())
+        if len(letters) == 1 or (len(letters) > 2 and letters in vocabulary):
+            edits += [(found.start() + index, found.start() + index + 1, letter) for index, letter in enumerate(letters)]
+    return edits
 
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"}
@@ -421,7 +457,7 @@ def _fill_stars(text: str, vocabulary: Vocabulary) -> list[Edit]:
 
 
 TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
-    _html, _collapse_whitespace, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
+    _html, _collapse_whitespace, _spell_regional_indicators, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
     _join_separated, _separate_joined_words, _drop_beats)
 """Whole-text steps, in order, applied after the per-character steps: each returns its edits
 (in text order, not overlapping) of the text it is given."""

@@ -1,6 +1,8 @@
 """normalize(): folded text for matching, and offsets back to the original."""
 
 import re
+import string
+import unicodedata
 from unittest import mock
 
 import pytest
@@ -44,6 +46,13 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("k1ll", "kill"),
         ("1uck", "iuck"),
         ("ᴋɪʟʟ", "kill"),  # small capitals
+        ("🅺🅸🅻🅻 🆈🅾🆄", "kill you"),  # letters of "fancy text": negative squared,
+        ("🅚🅨🅢", "kys"),  # ... negative circled,
+        ("⒦⒴⒮", "kys"),  # ... parenthesized (NFKC alone would make "(k)(y)(s)")
+        ("🇰🇮🇱🇱", "kill"),  # regional indicators: a run of three or more that spells a word,
+        ("🇰 🇾 🇸", "kys"),  # ... one alone (then joined as any separated letters are)
+        ("i hate 🇲🇪", "i hate 🇲🇪"),  # ... but two in a row are a flag (Montenegro, not "me"),
+        ("🇺🇸🇲🇽", "🇺🇸🇲🇽"),  # ... and so are flags side by side
         ("k*ll", "kill"),  # letters starred out: the one word of the vocabulary they spell
         ("su**ide", "suicide"),
         ("k***", "k***"),  # ... not three stars
@@ -171,6 +180,12 @@ def test_a_phrase_anywhere_is_found_at_its_exact_original_offsets(before, space1
 
 # Fast paths: each agrees with the plain definition it replaces.
 
+@pytest.mark.parametrize("family", normalize_module.LETTER_SYMBOLS)
+def test_every_letter_of_fancy_text_folds_to_its_letter(family):
+    alphabet = "".join(unicodedata.lookup(f"{family} {letter}") for letter in string.ascii_uppercase)
+    assert normalize(alphabet).text == string.ascii_lowercase
+
+
 def test_ascii_folds_as_the_character_steps_say():
     for code in range(128):
         assert normalize_module._fold_ascii(chr(code)) == normalize_module._fold_one(chr(code))
@@ -178,7 +193,8 @@ def test_ascii_folds_as_the_character_steps_say():
 
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
-                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll"])
+                                  "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll",
+                                  "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 
@@ -240,8 +256,19 @@ def _beats_as_first_written(text, vocabulary):
     return sorted(edits + claps)
 
 
+def _regional_indicators_as_first_written(text, vocabulary):
+    letters = {chr(0x1F1E6 + i): chr(ord("a") + i) for i in range(26)}
+    edits = []
+    for run in re.finditer("[\U0001F1E6-\U0001F1FF]+", text):
+        spelled = "".join(letters[c] for c in run.group())
+        if len(spelled) == 1 or len(spelled) >= 3 and spelled in vocabulary:
+            edits += [(run.start() + i, run.start() + i + 1, letter) for i, letter in enumerate(spelled)]
+    return edits
+
+
 STEPS_AS_FIRST_WRITTEN = [  # one regex tried at every position, no quick test before it
     (normalize_module._collapse_whitespace, _edits(r"[^\S ]\s*| \s+", " ")),
+    (normalize_module._spell_regional_indicators, _regional_indicators_as_first_written),
     (normalize_module._leetspeak, _leetspeak_as_first_written),
     (normalize_module._drop_inner_apostrophes, _edits(r"(?<=[^\W\d_])'(?=[^\W\d_])", "")),
     (normalize_module._collapse_repeats, _edits(r"([^\W\d_])\1{2,}", r"\1")),

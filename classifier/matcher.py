@@ -129,7 +129,7 @@ _SPLIT = {word.replace("'", ""): word.replace("'", " ") for word in _CONTRACTION
 
 
 _CHAT_SPELLINGS = {
-    "en": {"you": ("u",), "your": ("ur",), "you're": ("ur",), "yourself": ("urself",), "are": ("r",),
+    "en": {"you": ("u",), "your": ("ur", "yo"), "you're": ("ur",), "yourself": ("urself", "yoself"), "are": ("r",),
            "want to": ("wanna",), "going to": ("gonna", "finna"), "got to": ("gotta",), "trying to": ("tryna",),
            "i'm going to": ("imma", "ima"), "because": ("cuz", "bc"), "kind of": ("kinda",),
            "don't know": ("dunno",), "i don't know": ("idk",), "give me": ("gimme",), "let me": ("lemme",),
@@ -210,16 +210,33 @@ def _spellings(key: str, language: str) -> list[str]:
     # at each word, the spellings that may replace the words starting there, with their width
     options = [[(len(written), other) for written, others in index.get(word, ()) for other in others
                 if words[i:i + len(written)] == written] for i, word in enumerate(words)]
-    forms: set[str] = set()
-    pending: list[tuple[int, tuple[str, ...]]] = [(0, ())]
-    while pending and len(forms) <= _MAX_SPELLINGS:
-        position, parts = pending.pop()
+    # All in chat (each word in its first other spelling), then the forms nearest the row: one
+    # word spelled otherwise, then two, ... until a phrase has its most.
+    forms: dict[str, None] = {}
+    position, parts = 0, []
+    while position < len(words):
+        width, other = options[position][0] if options[position] else (1, words[position])
+        parts.append(other)
+        position += width
+    forms[" ".join(parts)] = None
+
+    def spell(position: int, parts: tuple[str, ...], left: int) -> None:
+        """The forms that spell ``left`` more words otherwise from ``position`` on."""
+        if len(forms) >= _MAX_SPELLINGS:
+            return
         if position == len(words):
-            forms.add(" ".join(parts))
-            continue
-        pending.append((position + 1, (*parts, words[position])))
-        pending += [(position + width, (*parts, other)) for width, other in options[position]]
-    forms.discard(key)
+            if not left:
+                forms[" ".join(parts)] = None
+            return
+        if left:
+            for width, other in options[position]:
+                spell(position + width, (*parts, other), left - 1)
+        spell(position + 1, (*parts, words[position]), left)
+
+    if any(options):
+        for count in range(1, len(words) + 1):
+            spell(0, (), count)
+    forms.pop(key, None)
     return sorted(forms)
 
 

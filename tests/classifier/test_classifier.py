@@ -37,7 +37,10 @@ def summary(flags):
         ("k1ll y0urs3lf", "bullying", "harassment", "high", "kill yourself"),  # leetspeak
         ("go ki11 yourse1f", "bullying", "harassment", "high", "kill yourself"),  # a "1" for an "l"
         ("ᴋɪʟʟ ʏᴏᴜʀsᴇʟꜰ", "bullying", "harassment", "high", "kill yourself"),  # small capitals
+        ("🅺🅸🅻🅻 🆈🅾🆄🆁🆂🅴🅻🅵", "bullying", "harassment", "high", "kill yourself"),  # letters of fancy text
+        ("🇰 🇾 🇸", "bullying", "harassment", "high", "kys"),  # regional indicators as letters
         ("go k*ll yourself", "bullying", "harassment", "high", "kill yourself"),  # a letter starred out
+        ("kill yoself", "bullying", "harassment", "high", "kill yourself"),  # chat: "yo" for "your"
         ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators
         ("kill-yourself", "bullying", "harassment", "high", "kill yourself"),  # words joined
         ("KILL. YOURSELF.", "bullying", "harassment", "high", "kill yourself"),  # one-word sentences
@@ -827,6 +830,17 @@ def test_chat_spellings_are_of_the_phrase_s_language(tmp_path):
     assert summary(clf.classify("vc é lixo")) == [("bullying", "targeted_insult", "medium")]
     assert clf.classify("vc are trash") == []  # Portuguese chat in an English phrase
     assert clf.classify("u é lixo") == []
+
+
+def test_a_phrase_with_many_chat_spellings_keeps_those_nearest_the_row_and_all_in_chat(tmp_path):
+    # 432 forms, more than a phrase is given: it keeps the one all in chat, then those that
+    # spell the fewest words otherwise (here every form with one word spelled otherwise).
+    clf = classifier_with(tmp_path, ["people are talking about you behind your back because of your pictures,"
+                                     "bullying,harassment,medium,1.0,en,"])
+    for post in ("ppl r talking abt u behind ur back cuz of ur pics",
+                 "people are talking about u behind your back because of your pictures",
+                 "people are talking about you behind your back bc of your pictures"):
+        assert summary(clf.classify(post)) == [("bullying", "harassment", "medium")], post
 
 
 def test_a_negation_whose_apostrophe_was_stripped_still_cancels(packaged):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 
 import phonenumbers
 
@@ -62,10 +63,73 @@ def _phone_shaped(text: str) -> list[Span]:
     return spans
 
 
+# Phone numbers written to get past a filter, one digit at a time: as keycap emoji ("5️⃣5️⃣5️⃣"),
+# as words in the district's languages ("five five five two three ..."), or as single digits
+# with spaces ("5 5 5 2 3 4 ..."), mixed as students mix them. 7 to 13 digits; not a count up
+# or down ("one two three four five six seven") nor one digit over and over.
+DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9",
+    "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7",
+    "ocho": "8", "nueve": "9",
+    "um": "1", "dois": "2", "três": "3", "quatro": "4", "sete": "7", "oito": "8", "nove": "9",
+    "nul": "0", "een": "1", "twee": "2", "drie": "3", "vier": "4", "vijf": "5", "zes": "6", "zeven": "7",
+    "acht": "8", "negen": "9",
+}
+"""Digits as words, lower case (English, Spanish, Portuguese, Dutch; words two languages share once)."""
+_DIGIT_WORD_SET = frozenset(DIGIT_WORDS)
+_DIGIT_TOKEN = ("(?:" + "|".join(sorted(DIGIT_WORDS, key=len, reverse=True)) + r")(?![^\W\d_])"
+                r"|\d\ufe0f?\u20e3|(?<!\d)\d(?!\d)")
+# Lower case: searched in the lowered text when it is ASCII (IGNORECASE costs five times as much).
+_DIGITS_ONE_BY_ONE = re.compile(rf"(?<![^\W\d_])(?:{_DIGIT_TOKEN})(?:[ \t,.\-]{{0,3}}(?:{_DIGIT_TOKEN})){{6,}}")
+_SPACED_DIGITS = re.compile(r"\d[ \t,.\-]{1,3}\d")
+_KEYCAP = re.compile(r"(\d)\ufe0f?\u20e3")
+
+
+def _digits_one_by_one(text: str, lowered: str, has_digit: bool) -> list[Span]:
+    """Phone numbers written one digit at a time (keycaps, words, spaced digits)."""
+    may = ("\u20e3" in text or (has_digit and _SPACED_DIGITS.search(text) is not None)
+           or not _DIGIT_WORD_SET.isdisjoint(lowered.replace("-", " ").replace(",", " ").split()))
+    if not may:
+        return []
+    spans = []
+    for found in _finditer_any_case(_DIGITS_ONE_BY_ONE, text, lowered):
+        tokens = re.findall(_DIGIT_TOKEN, found.group().lower())
+        digits = [int(DIGIT_WORDS.get(token) or _KEYCAP.sub(r"\1", token)) for token in tokens]
+        steps = {b - a for a, b in zip(digits, digits[1:])}
+        if 7 <= len(digits) <= 13 and steps not in ({1}, {-1}, {0}):
+            spans.append(Span("phone", found.start(), found.end()))
+    return spans
+
+
 # An "@" and a domain name with a dot: what every _EMAIL match holds, and quick to look for
 # ("@name" mentions, common in posts, have no dot).
 _MAYBE_EMAIL = re.compile(r"@[\w-]+\.")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-z]{2,24}(?![\w])", re.IGNORECASE)
+# An address with "at" and "dot" written out, as students write it to get past a filter:
+# "jo.doe (at) gmail (dot) com", "jo [at] example [dot] org", "jo dot doe at gmail dot com".
+# An "at" in brackets (or "arroba", Dutch "apenstaartje") says it is an address; a bare "at"
+# only before a mail provider's name ("look at google dot com" is not an address).
+_SPELLED_DOT = r"(?: *[\[({<] *(?:dot|punto|ponto|punt) *[\])}>] *| +(?:dot|punto|ponto|punt) +|\.)"
+_SPELLED_AT = r"(?: *[\[({<] *(?:at|arroba|apenstaartje) *[\])}>] *| +(?:arroba|apenstaartje) +| +@ +)"
+MAIL_PROVIDERS = ("gmail", "googlemail", "yahoo", "ymail", "hotmail", "outlook", "live", "msn", "icloud", "me",
+                  "aol", "proton", "protonmail", "gmx", "zoho", "uol", "bol", "terra", "ziggo", "kpnmail")
+"""Domains before which a bare "at" is taken for "@"."""
+_LOCAL = rf"[\w+-]{{1,64}}(?:{_SPELLED_DOT}[\w+-]{{1,64}}){{0,3}}"
+_TLD = rf"{_SPELLED_DOT}[a-z]{{2,24}}(?![\w])"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![\w.+-])(?:{_LOCAL}{_SPELLED_AT}[\w-]{{1,63}}(?:{_SPELLED_DOT}[\w-]{{1,63}}){{0,3}}{_TLD}"
+    rf"|{_LOCAL} +at +(?:{'|'.join(MAIL_PROVIDERS)}){_TLD})", re.IGNORECASE)
+# What every _SPELLED_EMAIL match holds, quick to look for in the lowered text: a word in
+# brackets, a spelled "dot", "@" or its name between spaces, or a bare "at" before a provider.
+_BRACKETED_WORD = re.compile(r"[\[({<] *(?:at|dot|punt|ponto|arroba|apenstaartje)")
+_BARE_AT_PROVIDER = re.compile(rf" at +(?:{'|'.join(MAIL_PROVIDERS)})")
+
+
+def _may_spell_email(lowered: str) -> bool:
+    return (" dot " in lowered or " punt" in lowered or " ponto " in lowered or "arroba" in lowered
+            or "apenstaartje" in lowered or " @ " in lowered or _BRACKETED_WORD.search(lowered) is not None
+            or _BARE_AT_PROVIDER.search(lowered) is not None)
 
 # Street addresses. A street is found by what names it as one: a suffix after the name
 # ("1668 Glyn St", "350 5th Ave"), a word before it ("Calle Mayor 12", "Rua das Flores, 120"),
@@ -274,8 +338,9 @@ _SCHOOL_CUES = ("high", "middle", "elementary", "primary", "secondary", "academy
                 "gymnasium", "escola", "escuela", "colegio", "colégio", "instituto", "liceo", "liceu")
 
 
-_ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE) for cue in (*_ADDRESS_CUES, *_BIRTHDAY_CUES)}
-"""The cues, case-insensitive, for text that is not ASCII."""
+_ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE)
+             for cue in (*_ADDRESS_CUES, *_BIRTHDAY_CUES, _DIGITS_ONE_BY_ONE)}
+"""The cues and lower-case patterns, case-insensitive, for text that is not ASCII."""
 
 
 def _may_match(cues: tuple[re.Pattern[str], ...], text: str, lowered: str) -> bool:
@@ -288,6 +353,11 @@ def _may_match(cues: tuple[re.Pattern[str], ...], text: str, lowered: str) -> bo
     return any(_ANY_CASE[cue].search(text) for cue in cues)
 
 
+def _finditer_any_case(pattern: re.Pattern[str], text: str, lowered: str) -> Iterator[re.Match[str]]:
+    """The matches of lower-case ``pattern`` in ``text``, case aside (as ``_may_match`` looks)."""
+    return pattern.finditer(lowered) if text.isascii() else _ANY_CASE[pattern].finditer(text)
+
+
 def find(text: str, region: str = "US") -> list[Span]:
     """Every piece of personal information in ``text``, in text order; overlaps merged."""
     spans: list[Span] = []
@@ -298,9 +368,12 @@ def find(text: str, region: str = "US") -> list[Span]:
                 if not _IP_ADDRESS.fullmatch(found.raw_string):
                     spans.append(Span("phone", found.start, found.end))
         spans += _phone_shaped(text)
+    lowered = text.lower()
+    spans += _digits_one_by_one(text, lowered, has_digit)
     if _MAYBE_EMAIL.search(text):
         spans += [Span("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
-    lowered = text.lower()
+    if _may_spell_email(lowered):
+        spans += [Span("email", m.start(), m.end()) for m in _SPELLED_EMAIL.finditer(text)]
     if _may_match(_ADDRESS_CUES if has_digit else _INTERSECTION_CUES, text, lowered):
         for m in _ADDRESS.finditer(text):
             start = m.start("after_cue") if m.start("after_cue") >= 0 else _address_start(text, m.start())

@@ -48,6 +48,20 @@ from socialwatch.classifier import pii
         ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
         ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
         ("me chama no zap (21) 98765-4321", "phone", "(21) 98765-4321"),  # a Brazilian mobile, no "+55"
+        ("text me 5️⃣5️⃣5️⃣ 2️⃣3️⃣4️⃣ 5️⃣6️⃣7️⃣8️⃣ ok", "phone", "5️⃣5️⃣5️⃣ 2️⃣3️⃣4️⃣ 5️⃣6️⃣7️⃣8️⃣"),  # keycap digits
+        ("my # is five five five two three four five six seven eight", "phone",
+         "five five five two three four five six seven eight"),  # digits as words
+        ("Five Five Five, two three four, 5 6 7 8!", "phone", "Five Five Five, two three four, 5 6 7 8"),  # mixed
+        ("mi numero es seis uno cinco cuatro dos tres ocho nueve siete", "phone",
+         "seis uno cinco cuatro dos tres ocho nueve siete"),
+        ("meu zap: nove oito sete um dois três quatro cinco seis", "phone", "nove oito sete um dois três quatro cinco seis"),
+        ("bel me nul zes een twee drie vier vijf zes", "phone", "nul zes een twee drie vier vijf zes"),
+        ("call 5 5 5 2 3 4 5 6 7 8", "phone", "5 5 5 2 3 4 5 6 7 8"),  # single digits spaced out
+        ("email me: jake.smith (at) gmail (dot) com", "email", "jake.smith (at) gmail (dot) com"),  # written out
+        ("JAKE [AT] EXAMPLE [DOT] ORG", "email", "JAKE [AT] EXAMPLE [DOT] ORG"),
+        ("its jake dot smith at gmail dot com", "email", "jake dot smith at gmail dot com"),  # a bare "at": a provider
+        ("hmu jake at gmail.com", "email", "jake at gmail.com"),
+        ("mi correo es ana arroba hotmail punto com", "email", "ana arroba hotmail punto com"),
         ("my birthday is March 3rd", "birthday", "March 3rd"),
         ("i was born on 04/12/2011", "birthday", "04/12/2011"),
         ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),
@@ -143,6 +157,13 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "out of the corner of my eye and then",  # no street names
         "unit 5 test is tomorrow",  # a school unit, not an apartment
         "on March 12 2024 at 5 pm",
+        "one two three four five six seven eight nine",  # counting, not a number
+        "10 9 8 7 6 5 4 3 2 1 0 happy new year",
+        "we won 2 1 then 3 0 then 4 2",  # too few digits
+        "no no no no no no no",
+        "someone two three four five six",  # "one" inside a word
+        "look at google dot com",  # a bare "at" before a site, not a mail provider
+        "meet me at the mall dot dot dot",
     ],
 )
 def test_text_without_personal_information(text):
@@ -193,7 +214,8 @@ POST_PARTS = st.lists(st.sampled_from([
     "mi cumpleaños es el 5 de mayo", "a@b.co", "jo.doe+x@EXAMPLE.org", "@user", "@user.", "(212) 555-0134",
     "I go to Lincoln High School", "I'm a junior at", "Colégio Bandeirantes", "High Street", "my birthday's", "turning 13 on the", "bırthday", "İ", "ſt", "K", "é", " ", "\t", "\n", ",", "5", "2 hours", "way",
     "350 5th Ave", "4 Privet Drive", "drive", "Springfield, IL 62704", "FPO AE 09501", "USNS Comfort",
-    "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "dirección", "adres", "Avenida Paulista",
+    "corner of Main and 5th", "ESQUINA DE Olvera y Main", "my address is", "five", "Nine", "seis", "5️⃣", "5 5", "(at)",
+    "[ dot ]", " dot ", "gmail", "at", "jake", "arroba", " @ ", "-", "İ", "dirección", "adres", "Avenida Paulista",
     "Via Roma 3", "via Roma 3", "12 rue de la Paix", "postbus 1", "Caixa Postal 5", "Kerkstraat 5a", "1012 AB",
     "\U0001f3e0", "MAIN STREET", "Lindholmen 12\n", "\nApt. 4", "• ", "> ", "???", "Soto del Barco 33126",
     "address? it's", "address:\n", "Kerkstraat 5 and", "corner of",
@@ -205,7 +227,10 @@ POST_PARTS = st.lists(st.sampled_from([
 def test_the_quick_tests_before_each_pattern_never_skip_a_finding(text):
     found = pii.find(text)
     with mock.patch.object(pii, "_may_match", lambda cues, text, lowered: True), \
-            mock.patch.object(pii, "_MAYBE_EMAIL", re.compile("")):
+            mock.patch.object(pii, "_MAYBE_EMAIL", re.compile("")), \
+            mock.patch.object(pii, "_may_spell_email", lambda lowered: True), \
+            mock.patch.object(pii, "_SPACED_DIGITS", re.compile("")), \
+            mock.patch.object(pii, "_DIGIT_WORD_SET", mock.Mock(isdisjoint=lambda words: False)):
         assert pii.find(text) == found
 
 
@@ -226,6 +251,10 @@ def test_redaction_after_classification_is_the_same_as_without(packaged):
     "I am a senior at " * 20_000 + "X High",  # school cues that never reach a school name
     "1 a\n" * 25_000 + "Suite 5",  # street-shaped lines before a unit
     "Suite 5\n" + "> Abc\n" * 25_000,  # place-shaped lines after it
+    "one " * 25_000,  # digits as words that never end
+    "a dot " * 20_000 + "(at)",  # a local part that never reaches its "at"
+    "x (at) " + "y (dot) " * 20_000,  # a domain that never reaches its end
+    "5️⃣" * 30_000,
 ])
 def test_a_pathological_post_of_100_kb_is_searched(text):
     pii.find(text)  # returns: no catastrophic backtracking

@@ -327,12 +327,14 @@ def has_run(text: str) -> bool:
     return bool(_collapse_repeats(text, ()))
 
 
-# Three or more single letters joined by one kind of separator: "k.i.l.l", "k i l l", "k-y-s".
-_SEPARATED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?P<sep>[ .\-_*·/+~,]{1,3})[^\W\d_])"
+# Three or more single letters joined by one kind of separator: "k.i.l.l", "k i l l", "k-y-s",
+# an emoji ("k💀y💀s", "k 🔪 i 🔪 l 🔪 l").
+_SEPARATOR = "[ .\\-_*·/+~,\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
+_SEPARATED = re.compile(rf"(?<![^\W_])[^\W\d_](?:(?P<sep>{_SEPARATOR}{{1,3}})[^\W\d_])"
                         r"(?:(?P=sep)[^\W\d_]){1,38}(?![^\W_])")
 # What every such run holds from its first separator on (a separator, a single letter,
 # separators, a letter not followed by a letter or digit): rare, and quick to look for.
-_MAYBE_SEPARATED = re.compile(r"[ .\-_*·/+~,][^\W\d_][ .\-_*·/+~,]{1,3}[^\W\d_](?![^\W_])")
+_MAYBE_SEPARATED = re.compile(rf"{_SEPARATOR}[^\W\d_]{_SEPARATOR}{{1,3}}[^\W\d_](?![^\W_])")
 
 
 def _join_separated(text: str, vocabulary: Vocabulary) -> list[Edit]:
@@ -463,6 +465,35 @@ TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
 (in text order, not overlapping) of the text it is given."""
 
 
+# A capital I after a small letter in a word, where it reads as an l in most fonts ("kiII
+# yourseIf"): looked for in the original text, before case is folded away.
+_CAPITAL_I_IN_A_WORD = re.compile(r"[A-Za-z]*[a-z]I[A-Za-z]*")
+
+
+def _has_capital_i_in_a_word(text: str) -> bool:
+    """Whether ``text`` has a capital I after a small letter (a few "I"s to look at: quicker
+    than a regular expression, which tries every letter)."""
+    at = text.find("I", 1)
+    while at != -1:
+        if "a" <= text[at - 1] <= "z":
+            return True
+        at = text.find("I", at + 1)
+    return False
+
+
+def _capital_i_as_l(text: str, vocabulary: Vocabulary) -> str:
+    """``text`` with each capital I after a small letter of a word made an ``l``, where only that
+    spelling is a word of the vocabulary (``kiII`` -> ``kill``, ``yourseIf`` -> ``yourself``; ``iPhone`` stays).
+    One character for one: offsets are unchanged."""
+    def replace(found: re.Match[str]) -> str:
+        word = found.group()
+        as_l = word[0] + word[1:].replace("I", "l")
+        if word.lower() in vocabulary or as_l.lower() not in vocabulary:
+            return word
+        return as_l
+    return _CAPITAL_I_IN_A_WORD.sub(replace, text)
+
+
 def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:
     """Normalize ``text`` for matching.
 
@@ -473,6 +504,8 @@ def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:
     >>> n.text, list(n.starts), list(n.ends)
     ('kill me', [0, 1, 2, 3, 4, 6, 7], [1, 2, 3, 4, 6, 7, 8])
     """
+    if vocabulary and _has_capital_i_in_a_word(text):
+        text = _capital_i_as_l(text, vocabulary)
     text, edits = _fold_chars(text)
     layers = [_layer(edits)]
     for step in TEXT_STEPS:

@@ -39,6 +39,8 @@ def summary(flags):
         ("ᴋɪʟʟ ʏᴏᴜʀsᴇʟꜰ", "bullying", "harassment", "high", "kill yourself"),  # small capitals
         ("🅺🅸🅻🅻 🆈🅾🆄🆁🆂🅴🅻🅵", "bullying", "harassment", "high", "kill yourself"),  # letters of fancy text
         ("🇰 🇾 🇸", "bullying", "harassment", "high", "kys"),  # regional indicators as letters
+        ("k💀y💀s", "bullying", "harassment", "high", "kys"),  # letters split by an emoji
+        ("kiII yourseIf", "bullying", "harassment", "high", "kill yourself"),  # a capital I for an l
         ("go k*ll yourself", "bullying", "harassment", "high", "kill yourself"),  # a letter starred out
         ("kill yoself", "bullying", "harassment", "high", "kill yourself"),  # chat: "yo" for "your"
         ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators

@@ -45,6 +45,12 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("ki11", "kill"),  # a "1" is "l" where only that spelling is a word of the vocabulary
         ("k1ll", "kill"),
         ("1uck", "iuck"),
+        ("kiII", "kill"),  # a capital I after a small letter reads "l" where only that spelling is a word
+        ("KiII", "kill"),
+        ("kiIl", "kill"),
+        ("iPhone", "iphone"),
+        ("hiII", "hi"),  # ("hill" is not a word of the vocabulary: three i's, collapsed)
+        ("I KILL", "i kill"),
         ("ᴋɪʟʟ", "kill"),  # small capitals
         ("🅺🅸🅻🅻 🆈🅾🆄", "kill you"),  # letters of "fancy text": negative squared,
         ("🅚🅨🅢", "kys"),  # ... negative circled,
@@ -69,6 +75,8 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("k i l l", "kill"),
         ("k-y-s", "kys"),
         ("k i l l y o u r s e l f", "killyourself"),
+        ("k💀y💀s", "kys"),  # ... or an emoji
+        ("k 🔪 i 🔪 l 🔪 l", "kill"),
         ("u r a b", "u r a b"),  # ... only when the letters join into a vocabulary word
         ("a a k.y.s", "a a kys"),  # ... wherever the word starts
         ("x k y s", "x kys"),
@@ -194,7 +202,7 @@ def test_ascii_folds_as_the_character_steps_say():
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
                                   "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll",
-                                  "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
+                                  "kiII", "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 
@@ -206,6 +214,11 @@ def test_folding_agrees_with_folding_each_character_alone(text):
     fold = normalize_module._fold_one
     assert folded == "".join(fold(c) for c in text)
     assert edits == [(i, i + 1, fold(c)) for i, c in enumerate(text) if len(fold(c)) != 1]
+
+
+@given(st.text() | MIXED)
+def test_the_quick_test_for_a_capital_i_in_a_word_is_its_pattern(text):
+    assert normalize_module._has_capital_i_in_a_word(text) is bool(normalize_module._CAPITAL_I_IN_A_WORD.search(text))
 
 
 def _leetspeak_as_first_written(text, vocabulary):
@@ -286,7 +299,7 @@ def test_each_text_step_agrees_with_its_plain_definition(text):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["k", "y", "s", "i", "l", "a", "x", "2", " ", ".", "-", "..", "_", "·", "é"]),
+@given(st.lists(st.sampled_from(["k", "y", "s", "i", "l", "a", "x", "2", " ", ".", "-", "..", "_", "·", "é", "💀", "⭐"]),
                 max_size=30).map("".join))
 def test_joining_separated_letters_needs_no_more_than_its_quick_test_allows(text):
     with mock.patch.object(normalize_module, "_MAYBE_SEPARATED", re.compile("")):
@@ -304,6 +317,7 @@ def _offsets_computed_eagerly(text, vocabulary):
             new_ends += ends[kept_from:start] + [ends[end - 1]] * len(replacement)
             kept_from = end
         return new_text + text[kept_from:], new_starts + starts[kept_from:], new_ends + ends[kept_from:]
+    text = normalize_module._capital_i_as_l(text, vocabulary)  # one character for one
     starts = [index for index, char in enumerate(text) for _ in normalize_module._fold_one(char)]
     text, ends = normalize_module._fold_chars(text)[0], [start + 1 for start in starts]
     for step in normalize_module.TEXT_STEPS:

@@ -86,12 +86,21 @@ _SPACED_DIGITS = re.compile(r"\d[ \t,.\-]{1,3}\d")
 _KEYCAP = re.compile(r"(\d)\ufe0f?\u20e3")
 
 
-def _digits_one_by_one(text: str, lowered: str, has_digit: bool) -> list[Span]:
+def _words(lowered: str) -> frozenset[str]:
+    """The words of ``lowered`` split at spaces, "-", "," and ".": what the quick tests of the
+    numbers and addresses written out look for."""
+    return frozenset(lowered.replace("-", " ").replace(",", " ").replace(".", " ").split())
+
+
+def _may_spell_digits(text: str, words: frozenset[str], has_digit: bool) -> bool:
+    """False when ``_digits_one_by_one`` finds nothing: without a digit or a keycap, seven
+    words of which two differ (one digit over and over is no number)."""
+    return ("\u20e3" in text or len(_DIGIT_WORD_SET & words) >= 2
+            or (has_digit and (not _DIGIT_WORD_SET.isdisjoint(words) or _SPACED_DIGITS.search(text) is not None)))
+
+
+def _digits_one_by_one(text: str, lowered: str) -> list[Span]:
     """Phone numbers written one digit at a time (keycaps, words, spaced digits)."""
-    may = ("\u20e3" in text or (has_digit and _SPACED_DIGITS.search(text) is not None)
-           or not _DIGIT_WORD_SET.isdisjoint(lowered.replace("-", " ").replace(",", " ").split()))
-    if not may:
-        return []
     spans = []
     for found in _finditer_any_case(_DIGITS_ONE_BY_ONE, text, lowered):
         tokens = re.findall(_DIGIT_TOKEN, found.group().lower())
@@ -120,16 +129,18 @@ _TLD = rf"{_SPELLED_DOT}[a-z]{{2,24}}(?![\w])"
 _SPELLED_EMAIL = re.compile(
     rf"(?<![\w.+-])(?:{_LOCAL}{_SPELLED_AT}[\w-]{{1,63}}(?:{_SPELLED_DOT}[\w-]{{1,63}}){{0,3}}{_TLD}"
     rf"|{_LOCAL} +at +(?:{'|'.join(MAIL_PROVIDERS)}){_TLD})", re.IGNORECASE)
-# What every _SPELLED_EMAIL match holds, quick to look for in the lowered text: a word in
-# brackets, a spelled "dot", "@" or its name between spaces, or a bare "at" before a provider.
+# What every _SPELLED_EMAIL match holds, quick to look for: a spelled "dot", "@" or its name
+# between spaces (one of the words), a word in brackets, or a bare "at" before a provider.
 _BRACKETED_WORD = re.compile(r"[\[({<] *(?:at|dot|punt|ponto|arroba|apenstaartje)")
 _BARE_AT_PROVIDER = re.compile(rf" at +(?:{'|'.join(MAIL_PROVIDERS)})")
+_SPELLED_EMAIL_WORDS = frozenset({"dot", "punto", "ponto", "punt", "arroba", "apenstaartje", "@"})
 
 
-def _may_spell_email(lowered: str) -> bool:
-    return (" dot " in lowered or " punt" in lowered or " ponto " in lowered or "arroba" in lowered
-            or "apenstaartje" in lowered or " @ " in lowered or _BRACKETED_WORD.search(lowered) is not None
-            or _BARE_AT_PROVIDER.search(lowered) is not None)
+def _may_spell_email(lowered: str, words: frozenset[str]) -> bool:
+    return (not _SPELLED_EMAIL_WORDS.isdisjoint(words)
+            or (("(" in lowered or "[" in lowered or "{" in lowered or "<" in lowered)
+                and _BRACKETED_WORD.search(lowered) is not None)
+            or ("at" in words and _BARE_AT_PROVIDER.search(lowered) is not None))
 
 # Street addresses. A street is found by what names it as one: a suffix after the name
 # ("1668 Glyn St", "350 5th Ave"), a word before it ("Calle Mayor 12", "Rua das Flores, 120"),
@@ -369,10 +380,12 @@ def find(text: str, region: str = "US") -> list[Span]:
                     spans.append(Span("phone", found.start, found.end))
         spans += _phone_shaped(text)
     lowered = text.lower()
-    spans += _digits_one_by_one(text, lowered, has_digit)
+    words = _words(lowered)
+    if _may_spell_digits(text, words, has_digit):
+        spans += _digits_one_by_one(text, lowered)
     if _MAYBE_EMAIL.search(text):
         spans += [Span("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
-    if _may_spell_email(lowered):
+    if _may_spell_email(lowered, words):
         spans += [Span("email", m.start(), m.end()) for m in _SPELLED_EMAIL.finditer(text)]
     if _may_match(_ADDRESS_CUES if has_digit else _INTERSECTION_CUES, text, lowered):
         for m in _ADDRESS.finditer(text):

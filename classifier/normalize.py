@@ -465,9 +465,10 @@ TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
 (in text order, not overlapping) of the text it is given."""
 
 
-# A capital I after a small letter in a word, where it reads as an l in most fonts ("kiII
-# yourseIf"): looked for in the original text, before case is folded away.
-_CAPITAL_I_IN_A_WORD = re.compile(r"[A-Za-z]*[a-z]I[A-Za-z]*")
+# A capital I after a small letter, where it reads as an l in most fonts ("kiII yourseIf"):
+# looked for in the original text, before case is folded away; then the word around it.
+_CAPITAL_I_AFTER_A_SMALL_LETTER = re.compile(r"[a-z]I")
+_ASCII_LETTERS = re.compile(r"[A-Za-z]*")
 
 
 def _has_capital_i_in_a_word(text: str) -> bool:
@@ -483,15 +484,23 @@ def _has_capital_i_in_a_word(text: str) -> bool:
 
 def _capital_i_as_l(text: str, vocabulary: Vocabulary) -> str:
     """``text`` with each capital I after a small letter of a word made an ``l``, where only that
-    spelling is a word of the vocabulary (``kiII`` -> ``kill``, ``yourseIf`` -> ``yourself``; ``iPhone`` stays).
-    One character for one: offsets are unchanged."""
-    def replace(found: re.Match[str]) -> str:
-        word = found.group()
+    spelling is a word of the vocabulary (``kiII`` -> ``kill``, ``yourseIf`` -> ``yourself``;
+    ``iPhone`` stays). One character for one: offsets are unchanged."""
+    parts: list[str] = []
+    kept_from = word_end = 0
+    for found in _CAPITAL_I_AFTER_A_SMALL_LETTER.finditer(text):
+        if found.start() < word_end:  # in the word just looked at
+            continue
+        word_start = found.start()
+        while word_start > 0 and text[word_start - 1].isascii() and text[word_start - 1].isalpha():
+            word_start -= 1
+        word_end = _ASCII_LETTERS.match(text, found.start()).end()
+        word = text[word_start:word_end]
         as_l = word[0] + word[1:].replace("I", "l")
-        if word.lower() in vocabulary or as_l.lower() not in vocabulary:
-            return word
-        return as_l
-    return _CAPITAL_I_IN_A_WORD.sub(replace, text)
+        if word.lower() not in vocabulary and as_l.lower() in vocabulary:
+            parts += (text[kept_from:word_start], as_l)
+            kept_from = word_end
+    return "".join(parts) + text[kept_from:]
 
 
 def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:

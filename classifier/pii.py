@@ -142,6 +142,7 @@ def _may_spell_email(lowered: str, words: frozenset[str]) -> bool:
                 and _BRACKETED_WORD.search(lowered) is not None)
             or ("at" in words and _BARE_AT_PROVIDER.search(lowered) is not None))
 
+
 # Street addresses. A street is found by what names it as one: a suffix after the name
 # ("1668 Glyn St", "350 5th Ave"), a word before it ("Calle Mayor 12", "Rua das Flores, 120"),
 # an ending of the name ("Kerkstraat 5"), a post-office or military box, a unit ("Apt. 297"),

@@ -956,6 +956,12 @@ def test_text_past_the_cap_is_ignored_and_the_flag_says_so(packaged, post, categ
         "I. " * 100_000,
         "ab-" * 100_000,
         "a\U0001f44f" * 100_000,
+        "a" * 19_990 + " aI",  # a capital I after a small letter, after a long word without one
+        "kiII " * 50_000,
+        "\U0001f1f0" * 100_000,  # regional indicators
+        "k\U0001f480" * 100_000,  # letters split by an emoji
+        "five " * 100_000,  # digits as words
+        "x (at) " + "y (dot) " * 50_000,
     ],
 )
 def test_hostile_input_never_raises(packaged, hostile):

@@ -218,7 +218,20 @@ def test_folding_agrees_with_folding_each_character_alone(text):
 
 @given(st.text() | MIXED)
 def test_the_quick_test_for_a_capital_i_in_a_word_is_its_pattern(text):
-    assert normalize_module._has_capital_i_in_a_word(text) is bool(normalize_module._CAPITAL_I_IN_A_WORD.search(text))
+    assert normalize_module._has_capital_i_in_a_word(text) is bool(re.search(r"[a-z]I", text))
+
+
+def _capital_i_as_first_written(text, vocabulary):
+    def replace(found):
+        word, as_l = found.group(), found.group()[0] + found.group()[1:].replace("I", "l")
+        return as_l if word.lower() not in vocabulary and as_l.lower() in vocabulary else word
+    return re.sub(r"[A-Za-z]*[a-z]I[A-Za-z]*", replace, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MIXED | st.lists(st.sampled_from(["k", "i", "I", "l", "L", "K", " ", "é", "kiII", "-"]), max_size=20).map("".join))
+def test_a_capital_i_as_an_l_agrees_with_its_plain_definition(text):
+    assert normalize_module._capital_i_as_l(text, VOCABULARY) == _capital_i_as_first_written(text, VOCABULARY)
 
 
 def _leetspeak_as_first_written(text, vocabulary):

@@ -220,22 +220,23 @@ def _spellings(key: str, language: str) -> list[str]:
         position += width
     forms[" ".join(parts)] = None
 
+    # how many words from each position on have another spelling: no more can be spelled otherwise
+    spellable = [sum(1 for option in options[i:] if option) for i in range(len(words) + 1)]
+
     def spell(position: int, parts: tuple[str, ...], left: int) -> None:
         """The forms that spell ``left`` more words otherwise from ``position`` on."""
-        if len(forms) >= _MAX_SPELLINGS:
+        if len(forms) >= _MAX_SPELLINGS or left > spellable[position]:
             return
         if position == len(words):
-            if not left:
-                forms[" ".join(parts)] = None
+            forms[" ".join(parts)] = None
             return
         if left:
             for width, other in options[position]:
                 spell(position + width, (*parts, other), left - 1)
         spell(position + 1, (*parts, words[position]), left)
 
-    if any(options):
-        for count in range(1, len(words) + 1):
-            spell(0, (), count)
+    for count in range(1, spellable[0] + 1):
+        spell(0, (), count)
     forms.pop(key, None)
     return sorted(forms)
 

@@ -272,6 +272,36 @@ def _spell_regional_indicators(text: str, vocabulary: Vocabulary) -> list[Edit]:
     return edits
 
 
+# Upside-down text ("ɟlǝsɹnoʎ llᴉʞ"): letters turned over, as generators write them, in the
+# form per-character folding leaves them (ɯ is folded to "w", ı to "i"), and the letter each
+# one is turned from. A text turned over is also written backwards; some generators only turn.
+_TURNED = dict(zip("ɐqɔpǝɟƃɥᴉiɾʞlwuodbɹsʇnʌʍxʎz∀ᗺᗡⅎ⅁˥ᴚ⊥∩λm⅄¡¿",
+                   "abcdefghiijklmnopqrstuvwxyzabdfglrtuvwy!?"))
+_TURNED_ONLY = "ɐɔǝɟƃɥᴉɾʞɹʇʌʍʎ∀ᗺᗡⅎ⅁˥ᴚ⊥∩λ⅄"
+"""Turned letters that are no letter of the alphabet as they stand: two of them in a run say
+that it is upside down."""
+_MAYBE_TURNED = re.compile(f"[{_TURNED_ONLY}]")
+_TURNED_RUN = re.compile(f"[{''.join(_TURNED)}]+(?:[ .,!?'\"]+[{''.join(_TURNED)}]+)*")
+
+
+def _read_upside_down(text: str, vocabulary: Vocabulary) -> list[Edit]:
+    """A run of upside-down text read the right way up (``ɟlǝsɹnoʎ llᴉʞ`` -> ``kill yourself``),
+    backwards or not, whichever spells more words of the vocabulary; left as written where
+    neither spells one. The run is one edit: a match inside it highlights all of it."""
+    if text.isascii() or not vocabulary or not _MAYBE_TURNED.search(text):
+        return []
+    edits = []
+    for run in _TURNED_RUN.finditer(text):
+        if sum(char in _TURNED_ONLY for char in run.group()) < 2:
+            continue
+        turned = "".join(_TURNED.get(char, char) for char in run.group())
+        readings = [turned[::-1], turned]
+        words = [sum(word in vocabulary for word in re.findall(r"[a-z]+", reading)) for reading in readings]
+        if max(words):
+            edits.append((run.start(), run.end(), readings[words.index(max(words))]))
+    return edits
+
+
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"}
 """Leetspeak characters read as letters inside a word that has a letter: ``k1ll`` -> ``kill``.
 A ``1`` reads ``l`` where only that spelling is a word of the vocabulary: ``ki11``, ``yourse1f``."""
@@ -459,7 +489,7 @@ def _fill_stars(text: str, vocabulary: Vocabulary) -> list[Edit]:
 
 
 TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
-    _html, _collapse_whitespace, _spell_regional_indicators, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
+    _html, _collapse_whitespace, _spell_regional_indicators, _read_upside_down, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
     _join_separated, _separate_joined_words, _drop_beats)
 """Whole-text steps, in order, applied after the per-character steps: each returns its edits
 (in text order, not overlapping) of the text it is given."""

@@ -41,6 +41,7 @@ def summary(flags):
         ("🇰 🇾 🇸", "bullying", "harassment", "high", "kys"),  # regional indicators as letters
         ("k💀y💀s", "bullying", "harassment", "high", "kys"),  # letters split by an emoji
         ("kiII yourseIf", "bullying", "harassment", "high", "kill yourself"),  # a capital I for an l
+        ("ɟlǝsɹnoʎ llᴉʞ", "bullying", "harassment", "high", "kill yourself"),  # upside down
         ("go k*ll yourself", "bullying", "harassment", "high", "kill yourself"),  # a letter starred out
         ("kill yoself", "bullying", "harassment", "high", "kill yourself"),  # chat: "yo" for "your"
         ("k.y.s", "bullying", "harassment", "high", "kys"),  # separators
@@ -962,6 +963,7 @@ def test_text_past_the_cap_is_ignored_and_the_flag_says_so(packaged, post, categ
         "k\U0001f480" * 100_000,  # letters split by an emoji
         "five " * 100_000,  # digits as words
         "x (at) " + "y (dot) " * 50_000,
+        "ʞᴉ " * 100_000,  # upside down, one run
     ],
 )
 def test_hostile_input_never_raises(packaged, hostile):

@@ -59,6 +59,10 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("🇰 🇾 🇸", "kys"),  # ... one alone (then joined as any separated letters are)
         ("i hate 🇲🇪", "i hate 🇲🇪"),  # ... but two in a row are a flag (Montenegro, not "me"),
         ("🇺🇸🇲🇽", "🇺🇸🇲🇽"),  # ... and so are flags side by side
+        ("ʞᴉll ɹɐ", "kill ra"),  # upside down, turned only: the reading that spells a word,
+        ("ɔᴉʞ llᴉʞ", "kill kic"),  # ... turned and written backwards
+        ("ʞᴉʞᴉ", "ʞᴉʞᴉ"),  # ... neither reading a word: left as written
+        ("ɐ ʞ", "ɐ ʞ"),
         ("k*ll", "kill"),  # letters starred out: the one word of the vocabulary they spell
         ("su**ide", "suicide"),
         ("k***", "k***"),  # ... not three stars
@@ -202,7 +206,7 @@ def test_ascii_folds_as_the_character_steps_say():
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
                                   "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll",
-                                  "kiII", "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
+                                  "kiII", "ʞ", "ᴉ", "ɔ", "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 

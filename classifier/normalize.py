@@ -172,11 +172,20 @@ def _homoglyph_table() -> dict[str, str]:
             # Unicode's prototype of capital I look-alikes is "l"; a capital reads as "I".
             table[char] = "i" if target == "l" and char.isupper() else target
     # Small capitals, as "fancy text" generators write them ("ᴋɪʟʟ"): the table above has
-    # only those shaped like another letter. Found by their Unicode names.
-    for letter in string.ascii_uppercase:
-        for name in (f"LATIN LETTER SMALL CAPITAL {letter}", f"MODIFIER LETTER SMALL CAPITAL {letter}"):
+    # only those shaped like another letter.
+    for char, letter in _letters_named(("LATIN LETTER SMALL CAPITAL", "MODIFIER LETTER SMALL CAPITAL")).items():
+        table.setdefault(char, letter)
+    return table
+
+
+def _letters_named(families: Sequence[str]) -> dict[str, str]:
+    """Each character Unicode names ``f"{family} {letter}"`` (letter A to Z, where it has one)
+    -> that letter in lower case."""
+    table = {}
+    for family in families:
+        for letter in string.ascii_uppercase:
             try:
-                table.setdefault(unicodedata.lookup(name), letter.lower())
+                table[unicodedata.lookup(f"{family} {letter}")] = letter.lower()
             except KeyError:
                 continue
     return table
@@ -195,8 +204,7 @@ that NFKC leaves alone or wraps in parentheses (``⒦`` -> ``(k)``). Found by th
 
 @functools.cache
 def _letter_symbol_table() -> dict[str, str]:
-    return {unicodedata.lookup(f"{family} {letter}"): letter.lower()
-            for family in LETTER_SYMBOLS for letter in string.ascii_uppercase}
+    return _letters_named(LETTER_SYMBOLS)
 
 
 def _letter_symbol(char: str) -> str:
@@ -204,7 +212,8 @@ def _letter_symbol(char: str) -> str:
 
 
 CHAR_STEPS: tuple[Callable[[str], str], ...] = (
-    _letter_symbol, _nfkc, _homoglyph, str.casefold, _strip_accents, _drop_invisible, _ascii_apostrophe, _homoglyph)
+    _letter_symbol, _nfkc, _homoglyph, str.casefold, _strip_accents, _drop_invisible, _ascii_apostrophe,
+    _homoglyph)
 """Per-character steps, in order."""
 
 
@@ -489,8 +498,8 @@ def _fill_stars(text: str, vocabulary: Vocabulary) -> list[Edit]:
 
 
 TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
-    _html, _collapse_whitespace, _spell_regional_indicators, _read_upside_down, _leetspeak, _drop_inner_apostrophes, _collapse_repeats, _fill_stars,
-    _join_separated, _separate_joined_words, _drop_beats)
+    _html, _collapse_whitespace, _spell_regional_indicators, _read_upside_down, _leetspeak, _drop_inner_apostrophes,
+    _collapse_repeats, _fill_stars, _join_separated, _separate_joined_words, _drop_beats)
 """Whole-text steps, in order, applied after the per-character steps: each returns its edits
 (in text order, not overlapping) of the text it is given."""
 

@@ -1,6 +1,8 @@
 """Classifier.classify(): which posts are flagged, how, why, and that nothing makes it raise."""
 
+import cProfile
 import math
+import pstats
 import re
 from unittest import mock
 
@@ -971,6 +973,54 @@ def test_hostile_input_never_raises(packaged, hostile):
     assert all(isinstance(flag, Flag) for flag in flags)
     assert all(0 <= m.start < m.end <= len(hostile) for flag in flags for m in flag.matches)
     assert len(packaged.redact(hostile)) == len(hostile)
+
+
+# Hostile posts of many matches: each cue, for each phrase near it, was once looked for among
+# all the cues of the post (a run of 18,000 "🔪" took 35 s).
+MANY_MATCHES = ["🔪", "🩸🔪", "test kill yourself ", "not kill yourself ", "lol i want to die ", '"kys" ',
+                "gonna kms today ", "you are stupid ", "@jo you idiot ", "ur ugly lol ",
+                "i will shoot up the school lol ", "no es broma lol me quiero morir ", "news kill "]
+
+
+@pytest.mark.parametrize("unit", MANY_MATCHES)
+def test_a_post_of_many_matches_costs_work_in_proportion_to_its_length(packaged, unit):
+    """Work, not time: the Python calls cProfile counts (the same on every run, on any machine)."""
+    def calls(length):
+        profile = cProfile.Profile()
+        profile.runcall(packaged.classify, (unit * length)[:length])
+        return pstats.Stats(profile).total_calls
+
+    assert calls(8_000) <= 4.5 * calls(2_000)
+
+
+@pytest.mark.parametrize("unit", MANY_MATCHES)
+def test_a_post_of_many_matches_up_to_the_cap_never_raises(packaged, unit):
+    flags = packaged.classify((unit * MAX_TEXT_CHARS)[:MAX_TEXT_CHARS])
+    assert all(0 <= m.start < m.end <= MAX_TEXT_CHARS for flag in flags for m in flag.matches)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 12)), max_size=30), st.integers(0, 70),
+       st.integers(1, 15))
+def test_the_hits_touching_a_span_are_those_that_overlap_it_in_their_given_order(spans, start, length):
+    hits = [matcher._Hit(first, first + size, matcher._MENTION_ENTRY) for first, size in spans]
+    assert matcher._Spans(hits).touching(start, start + length) == [
+        hit for hit in hits if hit.start < start + length and hit.end > start]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab '.,-\n", min_size=1, max_size=40), st.data())
+def test_every_hit_at_most_a_window_of_tokens_away_overlaps_the_reach_of_the_window(text, data):
+    tokens = matcher._Tokens(text)
+    start = data.draw(st.integers(0, len(text) - 1))
+    hit = matcher._Hit(start, data.draw(st.integers(start + 1, len(text))), matcher._MENTION_ENTRY)
+    window = data.draw(st.integers(0, 4))
+    low, high = tokens.reach(hit, window)
+    for first in range(len(text)):
+        for end in range(first + 1, len(text) + 1):
+            other = matcher._Hit(first, end, matcher._MENTION_ENTRY)
+            if tokens.distance(other, hit) <= window:
+                assert first < high and end > low, (other, (low, high))
 
 
 def test_the_lexicon_version_is_a_sha256_prefix(packaged):

@@ -290,7 +290,11 @@ _TURNED_ONLY = "ɐɔǝɟƃɥᴉɾʞɹʇʌʍʎ∀ᗺᗡⅎ⅁˥ᴚ⊥∩λ⅄"
 """Turned letters that are no letter of the alphabet as they stand: two of them in a run say
 that it is upside down."""
 _MAYBE_TURNED = re.compile(f"[{_TURNED_ONLY}]")
-_TURNED_RUN = re.compile(f"[{''.join(_TURNED)}]+(?:[ .,!?'\"]+[{''.join(_TURNED)}]+)*")
+# A run is whole words, the first and the last with a turned letter: "kys ʇʇ" has none ("s ʇʇ"
+# read would be "tt s", and "kys" lost), and in "ǝʇ i want" or "llᴉʞ lol" the plain "i" and
+# "lol" are no part of it.
+_TURNED_RUN = re.compile(f"(?<![^\\W\\d_])[{''.join(_TURNED)}]+(?:[ .,!?'\"]+[{''.join(_TURNED)}]+)*(?![^\\W\\d_])")
+_TURNED_WORD = re.compile(f"[{''.join(_TURNED)}]*[{_TURNED_ONLY}][{''.join(_TURNED)}]*")
 
 
 def _read_upside_down(text: str, vocabulary: Vocabulary) -> list[Edit]:
@@ -301,13 +305,17 @@ def _read_upside_down(text: str, vocabulary: Vocabulary) -> list[Edit]:
         return []
     edits = []
     for run in _TURNED_RUN.finditer(text):
-        if sum(char in _TURNED_ONLY for char in run.group()) < 2:
+        turned_words = list(_TURNED_WORD.finditer(run.group()))
+        if not turned_words:
             continue
-        turned = "".join(_TURNED.get(char, char) for char in run.group())
+        start, end = run.start() + turned_words[0].start(), run.start() + turned_words[-1].end()
+        if sum(char in _TURNED_ONLY for char in text[start:end]) < 2:
+            continue
+        turned = "".join(_TURNED.get(char, char) for char in text[start:end])
         readings = [turned[::-1], turned]
         words = [sum(word in vocabulary for word in re.findall(r"[a-z]+", reading)) for reading in readings]
         if max(words):
-            edits.append((run.start(), run.end(), readings[words.index(max(words))]))
+            edits.append((start, end, readings[words.index(max(words))]))
     return edits
 
 

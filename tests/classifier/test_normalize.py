@@ -110,6 +110,8 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("thats it. Bye.", "thats it. bye."),  # ... nor a sentence's last word and a word
         ("you 👏 are 👏 ugly 👏", "you are ugly 👏"),  # claps between words
         ("you👏are", "you are"),
+        ("kys ʇʇ", "kys ʇʇ"),  # upside-down text is whole words: "s ʇʇ" is not read "tt s"
+        ("llᴉʞ lol", "kill lol"),  # ... each end one with a turned letter: "lol" stays where it is
     ],
 )
 def test_normalized_text(original, normalized):

@@ -4,7 +4,9 @@
 character, the span of original characters it came from; a match found in the
 folded text therefore maps back to exact offsets in what the student wrote.
 
-Normalization is two lists of small steps, applied in order:
+First, text decoded with the wrong encoding on its way (mojibake, ``donâ€™t``) is read back
+(``don’t``), and a capital ``I`` inside a word read ``l`` where that spells a word. Then
+normalization is two lists of small steps, applied in order:
 
 - ``CHAR_STEPS``: functions ``str -> str`` applied to each original character
   alone (so every output character has exactly one source character): NFKC
@@ -40,6 +42,8 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
+
+import ftfy.badness
 
 Edit = tuple[int, int, str]
 """``(start, end, replacement)``: ``text[start:end]`` becomes ``replacement``; every character
@@ -512,6 +516,37 @@ TEXT_STEPS: tuple[Callable[[str, Vocabulary], list[Edit]], ...] = (
 (in text order, not overlapping) of the text it is given."""
 
 
+# Text decoded with the wrong encoding somewhere on its way, as a post pasted from a mangled
+# page or an old export arrives ("mojibake": "donâ€™t", "iâ\x80\x99m", "canciÃ³n"): each
+# character's UTF-8 bytes read one by one as Windows-1252 or Latin-1 characters, a lead byte
+# and one to three continuation bytes. Each such sequence is read back as the one character it
+# spells where ftfy's heuristic says it is mojibake: "Ã©" is, "JOSÉ…" (a capital letter and an
+# ellipsis, the same bytes as "Ʌ") is not. Most text written right has no such sequence ("São",
+# "¿Qué?", "canción").
+_CONTINUATION_BYTE = ("\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
+                      "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
+_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][{_CONTINUATION_BYTE}]{{1,3}}")  # a lead byte first: a fast search
+_BYTE_READ_AS = {char: byte for byte in range(256)
+                 for char in (chr(byte), bytes([byte]).decode("cp1252", errors="ignore")) if char}
+"""The byte each character stands for, read as Latin-1 or as Windows-1252."""
+
+
+def _repair_mojibake(text: str) -> list[Edit]:
+    """The edits that read mojibake back: ``donâ€™t`` -> ``don’t``."""
+    edits = []
+    for found in _MOJIBAKE.finditer(text):
+        lead = found.group()[0]
+        length = 2 if lead <= "\u00df" else 3 if lead <= "\u00ef" else 4  # the bytes its lead byte says
+        sequence = found.group()[:length]
+        if len(sequence) == length and ftfy.badness.is_bad(sequence):
+            try:
+                edits.append((found.start(), found.start() + length,
+                              bytes(map(_BYTE_READ_AS.get, sequence)).decode("utf-8")))
+            except UnicodeDecodeError:  # not UTF-8 after all ("à€€")
+                pass
+    return edits
+
+
 # A capital I after a small letter, where it reads as an l in most fonts ("kiII yourseIf"):
 # looked for in the original text, before case is folded away; then the word around it.
 _CAPITAL_I_AFTER_A_SMALL_LETTER = re.compile(r"[a-z]I")
@@ -560,10 +595,14 @@ def normalize(text: str, vocabulary: Vocabulary = ()) -> Normalized:
     >>> n.text, list(n.starts), list(n.ends)
     ('kill me', [0, 1, 2, 3, 4, 6, 7], [1, 2, 3, 4, 6, 7, 8])
     """
+    layers = []
+    if not text.isascii() and (edits := _repair_mojibake(text)):
+        text = _apply(text, edits)
+        layers.append(_layer(edits))
     if vocabulary and _has_capital_i_in_a_word(text):
         text = _capital_i_as_l(text, vocabulary)
     text, edits = _fold_chars(text)
-    layers = [_layer(edits)]
+    layers.append(_layer(edits))
     for step in TEXT_STEPS:
         if edits := step(text, vocabulary):
             text = _apply(text, edits)

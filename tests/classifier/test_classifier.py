@@ -966,6 +966,8 @@ def test_text_past_the_cap_is_ignored_and_the_flag_says_so(packaged, post, categ
         "five " * 100_000,  # digits as words
         "x (at) " + "y (dot) " * 50_000,
         "ʞᴉ " * 100_000,  # upside down, one run
+        "Ã©" * 100_000,  # mojibake, every sequence repaired
+        "É…" * 100_000,  # the shape of mojibake, none repaired
     ],
 )
 def test_hostile_input_never_raises(packaged, hostile):

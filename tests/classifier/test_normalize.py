@@ -5,8 +5,9 @@ import string
 import unicodedata
 from unittest import mock
 
+import ftfy.bad_codecs  # noqa: F401 - registers the codec sloppy-windows-1252
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from socialwatch.classifier import normalize as normalize_module
 from socialwatch.classifier.lexicon import load_lexicon
@@ -112,6 +113,10 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("you👏are", "you are"),
         ("kys ʇʇ", "kys ʇʇ"),  # upside-down text is whole words: "s ʇʇ" is not read "tt s"
         ("llᴉʞ lol", "kill lol"),  # ... each end one with a turned letter: "lol" stays where it is
+        ("I donâ€™t", "i dont"),  # mojibake: UTF-8 read as Windows-1252 ...
+        ("iâ\x80\x99m", "im"),  # ... or Latin-1
+        ("canciÃ³n ðŸ˜‚", "cancion 😂"),
+        ("São ¿Qué? ação Ñandú", "sao ¿que? acao nandu"),  # text written right stays
     ],
 )
 def test_normalized_text(original, normalized):
@@ -155,6 +160,7 @@ def test_each_normalized_character_points_at_its_original_characters(original, s
         ("ok you 👏 are 👏 ugly", "you are ugly", "you 👏 are 👏 ugly"),
         ("just kill_you", "kill you", "kill_you"),
         ("just ki-ll", "kill", "ki-ll"),
+        ("I donâ€™t want to die", "dont want to die", "donâ€™t want to die"),
     ],
 )
 def test_a_span_of_normalized_text_maps_back_to_the_exact_original_substring(original, phrase, expected_original):
@@ -171,6 +177,26 @@ def test_every_normalized_character_maps_into_the_original_in_order(text):
     assert len(norm.text) == len(norm.starts) == len(norm.ends)
     assert all(0 <= s < e <= len(text) for s, e in zip(norm.starts, norm.ends))
     assert list(norm.starts) == sorted(norm.starts)
+
+
+LETTERS_AND_MARKS = st.text(alphabet="abc XYZ.,!?'0áéíóúñüçãõâêôàÀÉÑ¿¡’“”…😂💀🔪—–€ß", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LETTERS_AND_MARKS, st.sampled_from(["sloppy-windows-1252", "latin-1"]))
+def test_text_decoded_with_the_wrong_encoding_normalizes_as_the_text_itself(text, wrong_encoding):
+    """Windows-1252 as browsers decode it (a byte it leaves undefined read as Latin-1: ftfy's
+    codec), or Latin-1. (Text that has the shape of mojibake as written, "ß€", is another case:
+    it is left as it is where ftfy's heuristic says it is no mojibake, below.)"""
+    assume(normalize_module._MOJIBAKE.search(text) is None)
+    mangled = text.encode("utf-8").decode(wrong_encoding)
+    assert normalize(mangled, VOCABULARY).text == normalize(text, VOCABULARY).text
+
+
+@pytest.mark.parametrize("text", ["¿POR QUÉ… JOSÉ…?", "„Ö”", "ESPAÑA–PORTUGAL", "São Paulo, ação, coração",
+                                  "canción ¡olé! ñandú", "één café, reünie", "Ã", "à€€"])
+def test_text_that_only_looks_like_mojibake_is_left_as_it_is(text):
+    assert normalize_module._repair_mojibake(text) == []
 
 
 MATCHER = Matcher(load_lexicon(PACKAGED_LEXICONS).entries)
@@ -208,7 +234,8 @@ def test_ascii_folds_as_the_character_steps_say():
 MIXED = st.lists(st.sampled_from([*"aAbkKiIlosS019@$!|_'`’ .-*·/,\t\n\u00a0\u3000", "é", "e\u0301", "ß", "ı",
                                   "İ", "²", "ﬁ", "ｋ", "\u200b", "😀", "&amp;", "<b>", "ooo", "k.i.l.l", "k i l l",
                                   "@j0hn", "h@te", "kill-you", "no. ", "A. ", "!! ", "\U0001f44f", "://", "ab", "*", "k*ll",
-                                  "kiII", "ʞ", "ᴉ", "ɔ", "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦"])
+                                  "kiII", "ʞ", "ᴉ", "ɔ", "🇰", "🇾", "🇸", "🇺🇸", "🅺", "⒦", "â€™", "â\x80\x99", "Ã©", "Ã",
+                                  "€", "\x99", "ðŸ˜‚"])
                  | st.characters(blacklist_categories=("Cs",)), max_size=40).map("".join)
 """Text rich in what the steps rewrite."""
 
@@ -336,9 +363,13 @@ def _offsets_computed_eagerly(text, vocabulary):
             new_ends += ends[kept_from:start] + [ends[end - 1]] * len(replacement)
             kept_from = end
         return new_text + text[kept_from:], new_starts + starts[kept_from:], new_ends + ends[kept_from:]
+    starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
+    text, starts, ends = apply(text, starts, ends, normalize_module._repair_mojibake(text))
     text = normalize_module._capital_i_as_l(text, vocabulary)  # one character for one
-    starts = [index for index, char in enumerate(text) for _ in normalize_module._fold_one(char)]
-    text, ends = normalize_module._fold_chars(text)[0], [start + 1 for start in starts]
+    folds = [normalize_module._fold_one(char) for char in text]
+    starts = [start for start, fold in zip(starts, folds) for _ in fold]
+    ends = [end for end, fold in zip(ends, folds) for _ in fold]
+    text = "".join(folds)
     for step in normalize_module.TEXT_STEPS:
         text, starts, ends = apply(text, starts, ends, step(text, vocabulary))
     return text, starts, ends

@@ -193,6 +193,12 @@ def test_text_decoded_with_the_wrong_encoding_normalizes_as_the_text_itself(text
     assert normalize(mangled, VOCABULARY).text == normalize(text, VOCABULARY).text
 
 
+def test_every_character_a_mojibake_sequence_may_hold_stands_for_a_byte():
+    held = [chr(code) for code in range(0x3000) if normalize_module._MOJIBAKE.fullmatch("\u00c3" + chr(code))]
+    assert len(held) == 64 + 27  # Latin-1's 0x80-0xBF, and Windows-1252's 27 characters for 0x80-0x9F
+    assert all(char in normalize_module._BYTE_READ_AS for char in held)
+
+
 @pytest.mark.parametrize("text", ["¿POR QUÉ… JOSÉ…?", "„Ö”", "ESPAÑA–PORTUGAL", "São Paulo, ação, coração",
                                   "canción ¡olé! ñandú", "één café, reünie", "Ã", "à€€"])
 def test_text_that_only_looks_like_mojibake_is_left_as_it_is(text):

@@ -777,7 +777,7 @@ class Classifier:
             markers["negation"] = _negating(denials, _Spans(hits))
         near = {kind: _Spans(found) for kind, found in markers.items()}
         tokens = _Tokens(norm.text)
-        quotes = [m.start() for m in _QUOTES.finditer(norm.text)]
+        quotes = _others_words([m.start() for m in _QUOTES.finditer(norm.text)], norm.text)
         suppressing = self._suppressing
         suppressed = _suppressed(signals, suppressing, norm.text) if suppressing else None
         flags = []
@@ -1068,6 +1068,22 @@ def _about(topic: _Hit, hit: _Hit, tokens: _Tokens, text: str, norm: Normalized)
     between_start = norm.original_span(first.start, first.end)[1]
     between_end = norm.original_span(second.start, second.end)[0]
     return _SENTENCE_END.search(text, between_start, max(between_start, between_end)) is None
+
+
+# A quotation the writer labels as their own words, the way memes are written ('me: "i want
+# to die"', 'me at 3am: “…”', 'yo: «…»'), is what the writer says: it is not halved. The label
+# begins the text, a line or a sentence ('my mom to me: "…"' is the mother's words).
+_OWN_WORDS_LABEL = re.compile(r"(?:^|[\n.!?] ?)(?:also |literally )?(?:me|myself|yo|eu|ik)(?: [\w']+){0,3} ?: ?$")
+
+
+def _others_words(quotes: list[int], text: str) -> list[int]:
+    """Of the quote marks at ``quotes``, those of quotations that are not the writer's own words."""
+    kept: list[int] = []
+    for index in range(0, len(quotes), 2):
+        pair = quotes[index:index + 2]
+        if not _OWN_WORDS_LABEL.search(text, max(0, pair[0] - 40), pair[0]):
+            kept += pair
+    return kept
 
 
 def _quoted(hit: _Hit, quotes: list[int]) -> bool:

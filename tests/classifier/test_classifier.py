@@ -284,6 +284,11 @@ RULES = ["die,self_harm,ideation,high,1.0,en,negatable",
         ("my essay was so long and hard and then we all went home, dying", 1.0, ""),  # ... 11 are too far
         ("dying lol", 1.0, ""),  # this cue only lowers violence
         ('she said "dying" yesterday', 0.5, "quoted: weight x0.5"),  # quoted: half weight
+        ('me: "dying"', 1.0, ""),  # ... but not the writer's own words, labelled as in a meme
+        ('lol. me at 3am: “dying”', 1.0, ""),
+        ("yo: «dying»", 1.0, ""),
+        ('my mom to me: "dying"', 0.5, "quoted: weight x0.5"),  # ... the label begins a sentence
+        ('me: "ok" and she said "dying"', 0.5, "quoted: weight x0.5"),  # ... each quotation its own
     ],
 )
 def test_context_rules(tmp_path, post, score, rule):

@@ -111,8 +111,7 @@ VOCABULARY = frozenset({"kill", "kys", "killyourself", "suicide"})
         ("thats it. Bye.", "thats it. bye."),  # ... nor a sentence's last word and a word
         ("you 👏 are 👏 ugly 👏", "you are ugly 👏"),  # claps between words
         ("you👏are", "you are"),
-        ("kys ʇʇ", "kys ʇʇ"),  # upside-down text is whole words: "s ʇʇ" is not read "tt s"
-        ("llᴉʞ lol", "kill lol"),  # ... each end one with a turned letter: "lol" stays where it is
+        ("llᴉʞ lol", "kill lol"),  # upside-down text: each end of a run a word with a turned letter
         ("I donâ€™t", "i dont"),  # mojibake: UTF-8 read as Windows-1252 ...
         ("iâ\x80\x99m", "im"),  # ... or Latin-1
         ("canciÃ³n ðŸ˜‚", "cancion 😂"),
@@ -207,6 +206,13 @@ def test_text_that_only_looks_like_mojibake_is_left_as_it_is(text):
 
 MATCHER = Matcher(load_lexicon(PACKAGED_LEXICONS).entries)
 SPACE = st.sampled_from([" ", "\n", "  ", "\t"])
+
+
+@pytest.mark.parametrize(("text", "normalized"), [("kys ʇʇ", "kys ʇʇ"), ("KYS ʇʇ", "kys ʇʇ"),
+                                                  ("ǝʇ i want to die", "te i want to die")])
+def test_a_run_of_upside_down_text_is_whole_words(text, normalized):
+    """("s ʇʇ" read backwards is "tt s": "kys" was lost; "ǝʇ i" took the plain "i" along.)"""
+    assert normalize(text, MATCHER.vocabulary).text == normalized
 AROUND = st.text(alphabet=st.characters(blacklist_characters="<>&", blacklist_categories=("Cs",)), max_size=40)
 
 

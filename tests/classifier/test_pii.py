@@ -233,6 +233,23 @@ def test_the_quick_tests_before_each_pattern_never_skip_a_finding(text):
         assert pii.find(text) == found
 
 
+def test_lower_case_finds_what_ignorecase_finds_but_for_the_odd_characters():
+    """The quick tests look for lower-case cues in ``text.lower()``; IGNORECASE would compare
+    each character's case forms. Over every code point, the two differ only on ``CASE_ODD``."""
+    every_character = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    cues = [cue.pattern for cue in (*pii._ADDRESS_CUES, *pii._BIRTHDAY_CUES)]
+    letters = sorted({c for cue in cues for c in cue if c.isalpha() or not c.isascii()})
+    odd = {c for c in every_character if len(c.lower()) != 1}
+    for letter in letters:
+        odd |= {c for c in re.findall(re.escape(letter), every_character, re.IGNORECASE) if c.lower() != letter}
+    for character_class in (r"\w", r"\d", r"\s"):
+        pattern = re.compile(character_class)
+        odd |= {c for c in every_character
+                if len(c.lower()) == 1 and bool(pattern.match(c)) != bool(pattern.match(c.lower()))}
+    assert "s" in letters and "ó" in letters
+    assert odd == set(pii.CASE_ODD)
+
+
 def test_redaction_after_classification_is_the_same_as_without(packaged):
     for text in ["call me (212) 555-0134, kill yourself", "no personal information", "x" * 20_001 + " a@b.co"]:
         packaged.classify(text)

@@ -51,7 +51,7 @@ CONTEXT = "context"
 """The category of cue rows: they never raise a flag, they qualify the matches around them."""
 
 MARKER_KINDS = frozenset({"negation", "clause", "target", "method", "height", "time", "self", "group", "school",
-                          "address", "weapon", "grievance", "quantity"})
+                          "address", "weapon", "grievance", "quantity", "peer"})
 """Marker cues: weight 0, referred to by rules. ``group`` cues (plural names of groups of
 people, which may be identity terms) exist only for ``near=group:N``: they never flag.
 ``address`` cues ("you're a", "you are so", "your a") say a word of a person to their face.
@@ -60,7 +60,9 @@ people, which may be identity terms) exist only for ``near=group:N``: they never
 near a weapon and the school. ``grievance`` cues (a wrong done to the writer: "laughed at me",
 "se burlaron de mí") make a promise of revenge a threat: "everyone who laughed at me will pay".
 ``quantity`` cues (a number from 10 to 99, "a bunch of", "veinte") make taking pills an
-overdose: "took like 30 tylenol", not "took 2 advil"."""
+overdose: "took like 30 tylenol", not "took 2 advil". ``peer`` cues (a friend, a sister, a
+classmate; "told me", "texted me") make what is said of a third person a report of someone the
+writer knows: "my friend told me she wants to kill herself"."""
 
 FILLER = "filler"
 """Cue kind of words a writer slips into a phrase ("i *just* want to *fucking* die"): the

@@ -77,6 +77,13 @@ def summary(flags):
         ("i wrote my note. goodbye everyone", "self_harm", "active_planning", "critical", "goodbye everyone"),
         ("i wanna diiiiie", "self_harm", "ideation", "critical", "i wanna die"),  # repeated letters
         ("please talk me out of it", "self_harm", "help_seeking", "high", "talk me out of it"),
+        # a friend's words reported: someone the writer knows may be a danger to self (today, not now)
+        ("my friend told me she wants to kill herself", "self_harm", "ideation", "high", "wants to kill herself"),
+        ("i think my friend is cutting herself", "self_harm", "behaviour", "high", "is cutting herself"),
+        ("a friend of mine tried to commit suicide", "self_harm", "behaviour", "high", "tried to commit suicide"),
+        ("mi amiga me dijo que se quiere matar", "self_harm", "ideation", "high", "se quiere matar"),
+        ("minha amiga disse que quer se matar", "self_harm", "ideation", "high", "quer se matar"),
+        ("mijn beste vriend zegt dat hij dood wil", "self_harm", "ideation", "high", "dat hij dood wil"),
         ("hey guys this is my new account!!", "impersonation", "fake_account", "medium", "this is my new account"),
         ("This is Mr. Jones, class is cancelled", "impersonation", "claims_identity", "medium", "this is mr"),
         ("posting on behalf of the district", "impersonation", "official_claim", "high", "on behalf of the district"),

@@ -176,7 +176,6 @@ def test_flags(packaged, post, subcategory, severity):
         "i don't want to hurt myself",
         "voy a cortarme el pelo mañana",
         "if you or someone you know is struggling, text 741741 or call 988",
-        "a friend of mine tried to commit suicide",  # not in the first person
         "you're going to overdose if you take that many",
         "she swallowed the pills the doctor gave her",
         "people think suicide is the only answer, it isn't",

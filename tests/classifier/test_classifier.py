@@ -792,7 +792,8 @@ def test_a_phrase_with_a_doubled_letter_matches_its_undoubled_form_only_where_a_
         ("k wil dood", "self_harm", "ik wil dood", "k wil dood"),
         ("ik zie t niet meer zitten, ik wil dood", "self_harm", "ik zie het niet meer zitten",
          "ik zie t niet meer zitten"),
-        ("we finna jump him after school", "violence", "going to jump him", "finna jump him"),
+        ("we finna jump him tmrw", "violence", "going to jump him", "finna jump him"),
+        ("we finna jump him after school", "violence", "going to jump * after school", "finna jump him after school"),
     ],
 )
 def test_a_phrase_matches_as_typed_in_chat(packaged, post, category, phrase, highlighted):

@@ -270,6 +270,7 @@ def _roster_entries(names: Iterable[str]) -> list[Entry]:
         if not key:
             continue
         entries.append(Entry(name.strip(), key, CONTEXT, "target", "low", 0.0, "xx", "roster"))
+        entries.append(Entry(name.strip(), key, CONTEXT, "peer", "low", 0.0, "xx", "roster"))
         for template, weight in ROSTER_CLAIM_TEMPLATES.items():
             phrase = template.format(name=name.strip())
             entries.append(Entry(phrase, normalize(phrase).text.strip(), "impersonation", "claims_identity",

@@ -928,11 +928,13 @@ def test_a_roster_feeds_targets_and_impersonation_and_is_rebuilt_only_when_it_ch
     assert summary(clf.classify("Jordan Smith so stupid")) == [("bullying", "targeted_insult", "medium")]
     assert summary(clf.classify("this is Ms. Rivera, quiz moved to monday")) == [
         ("impersonation", "claims_identity", "medium")]
+    assert summary(clf.classify("jordan smith wants to kill himself")) == [("self_harm", "ideation", "high")]
     automaton = clf._matcher
     assert clf.set_roster(["Ms. Rivera", "Jordan Smith "]) is False  # the same names
     assert clf._matcher is automaton
     assert clf.set_roster([]) is True
     assert summary(clf.classify("Jordan Smith so stupid")) == []
+    assert summary(clf.classify("jordan smith wants to kill himself")) == []  # about whom, unsaid
 
 
 @pytest.mark.parametrize(

@@ -301,8 +301,8 @@ _DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}(?:[/.-]\d{{2,4}})?"
 _BIRTHDAY_CUE = (
     r"my[ \t]+(?:birthday|bday|b-day|dob)(?:['\u2019]s|[ \t]+is)?(?:[ \t]+on)?(?:[ \t]+the)?|"
     r"(?:i[ \t]+was[ \t]+)?born[ \t]+(?:on[ \t]+)?|turning[ \t]+\d{1,2}[ \t]+on(?:[ \t]+the)?|"
-    r"date[ \t]+of[ \t]+birth:?|dob:?|mi[ \t]+cumpleaños[ \t]+es(?:[ \t]+el)?|nací[ \t]+el|"
-    r"nacid[oa][ \t]+el|meu[ \t]+aniversário[ \t]+é(?:[ \t]+(?:dia|em))?|"
+    r"date[ \t]+of[ \t]+birth:?|dob:?|mi[ \t]+cumple(?:años)?[ \t]+es(?:[ \t]+el)?|nací[ \t]+el|"
+    r"nacid[oa][ \t]+el|meu[ \t]+(?:aniversário|niver)[ \t]+é(?:[ \t]+(?:dia|em))?|"
     r"(?:nasci|nascid[oa])[ \t]+(?:em|no[ \t]+dia)|mijn[ \t]+verjaardag[ \t]+is(?:[ \t]+op)?|"
     r"geboren(?:[ \t]+op)?")
 _BIRTHDAY = re.compile(rf"\b(?:{_BIRTHDAY_CUE})[ \t]*:?[ \t]*(?P<date>{_DATE})", re.IGNORECASE)

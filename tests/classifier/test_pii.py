@@ -65,6 +65,8 @@ from socialwatch.classifier import pii
         ("my birthday is March 3rd", "birthday", "March 3rd"),
         ("i was born on 04/12/2011", "birthday", "04/12/2011"),
         ("mi cumpleaños es el 5 de mayo", "birthday", "5 de mayo"),
+        ("mi cumple es el 3 de mayo", "birthday", "3 de mayo"),  # as students shorten it
+        ("meu niver é dia 4 de abril", "birthday", "4 de abril"),
         ("My birthday is on March 3rd", "birthday", "March 3rd"),
         ("my birthday’s March 3rd", "birthday", "March 3rd"),
         ("my birthday is the 3rd of March", "birthday", "3rd of March"),

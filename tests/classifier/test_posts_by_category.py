@@ -1,8 +1,8 @@
 """Posts as students write them, in four languages, each with whether it must flag a category:
 ``data/posts_by_category.tsv`` (expected, category, post).
 
-They specify the phrase rows written from the dev half of the school posts (see
-docs/classifier-evaluation.md): signals said the many ways students say them, and look-alikes
+They specify the phrase rows written from the dev half of the school posts and from the
+team's own probes (see docs/classifier-evaluation.md): signals said the many ways students say them, and look-alikes
 (hyperbole, games, sports, homework, banter, help given, negations, identity terms) that
 must not flag, or, for a wish to die beside a laugh, not above `low`. They were written
 with the rows, not taken from the school posts. Beside them, everyday posts

@@ -20,13 +20,21 @@ import struct
 import sys
 
 
-def dns(server: str) -> None:
+def dns(server: str, attempts: int = 3) -> None:
+    """As a stub resolver does, the query is sent again when no answer comes (the first may be
+    lost while the device resolves the server's address)."""
     question = b"".join(bytes([len(label)]) + label for label in b"www.tiktok.com".split(b".")) + b"\x00"
     query = struct.pack("!HHHHHH", os.getpid() & 0xFFFF, 0x0100, 1, 0, 0, 0) + question + struct.pack("!HH", 1, 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(2)
-        s.sendto(query, (server, 53))
-        s.recvfrom(512)
+        for attempt in range(attempts):
+            s.sendto(query, (server, 53))
+            try:
+                s.recvfrom(512)
+                return
+            except TimeoutError:
+                if attempt == attempts - 1:
+                    raise
 
 
 def tls(server: str) -> None:

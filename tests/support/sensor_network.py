@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import pathlib
 import subprocess
+import time
 from collections.abc import Iterator
 
 
@@ -34,6 +36,16 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
+def _wait_until_up(interface: str, timeout: float = 5.0) -> None:
+    """A veth end is up only once both ends are: until then what is sent over it is lost."""
+    state = pathlib.Path("/sys/class/net") / interface / "operstate"
+    deadline = time.monotonic() + timeout
+    while state.read_text().strip() != "up":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{interface} is still {state.read_text().strip()} after {timeout} s")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def veth_network() -> Iterator[VethNetwork]:
     tag = f"{os.getpid() % 100000}"
@@ -51,6 +63,7 @@ def veth_network() -> Iterator[VethNetwork]:
             _ip("-n", net.namespace, "addr", "add", f"{net.client_ip}/30", "dev", peer)
             _ip("-n", net.namespace, "link", "set", peer, "up")
             _ip("-n", net.namespace, "link", "set", "lo", "up")
+            _wait_until_up(net.interface)
             yield net
         finally:
             subprocess.run(["ip", "link", "del", net.interface], capture_output=True, check=False)

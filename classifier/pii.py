@@ -352,7 +352,9 @@ _SCHOOL_CUES = ("high", "middle", "elementary", "primary", "secondary", "academy
 
 _ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE)
              for cue in (*_ADDRESS_CUES, *_BIRTHDAY_CUES, _DIGITS_ONE_BY_ONE)}
-"""The cues and lower-case patterns, case-insensitive, for text that is not ASCII."""
+"""The cues and lower-case patterns, case-insensitive: for text whose lower case is not what
+IGNORECASE compares (it holds a ``CASE_ODD`` character), and, where offsets into the text are
+needed (``_finditer_any_case``), for any text that is not ASCII."""
 CASE_ODD = "\u0130\u0131\u017f"
 """The characters IGNORECASE matches to a letter of the cues that their ``lower()`` is not:
 "İ" (which lowers to two characters), dotless "ı" (an "i") and long "ſ" (an "s")."""

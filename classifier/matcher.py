@@ -319,15 +319,27 @@ class Matcher:
         variant_of: dict[str, dict[int, Entry]] = collections.defaultdict(dict)  # form -> id -> entry
         spelled: dict[str, list[Entry]] = collections.defaultdict(list)  # other spelling -> its entries
 
+        # A row written in another spelling of a phrase ("wanna die", 0.8) is how that spelling
+        # weighs in the row's category and with the row's rules: the phrase ("want to die", 1.0)
+        # is not also found there so. It still is in another category or with other rules ("i
+        # know where u live" near a time hides neither "i know where you live", bullying, nor the
+        # same phrase as a threat of violence wherever it is).
+        def kind(entry: Entry) -> tuple[str, str, Rules]:
+            return entry.category, entry.subcategory if entry.category == CONTEXT else "", entry.rules
+
+        written = {key: {kind(entry) for entry in same_key} for key, same_key in by_key.items()}
+
+        def written_as(form: str, entry: Entry) -> bool:
+            return kind(entry) in written.get(form, ())
+
         def add_variant(form: str, entry: Entry) -> None:
-            variant_of[form].setdefault(id(entry), entry)
+            if not written_as(form, entry):
+                variant_of[form].setdefault(id(entry), entry)
 
         for key, same_key in by_key.items():
             for form, repeated in _variants(key).items():
-                if form in by_key:
-                    continue
                 if repeated:
-                    repeated_of[form].extend(same_key)
+                    repeated_of[form].extend(entry for entry in same_key if not written_as(form, entry))
                 else:
                     for entry in same_key:
                         add_variant(form, entry)
@@ -336,12 +348,10 @@ class Matcher:
             for language in sorted({entry.language for entry in same_key}):
                 of_language = [entry for entry in same_key if entry.language == language and entry.weight >= 0]
                 for form in _spellings(key, language):
-                    if form in by_key:
-                        continue
                     for entry in of_language:
                         # A cue counts in every language: one or two letters alone would fire
                         # on another's text (Portuguese "n" for "não" is English "n", "and").
-                        if entry.category != CONTEXT or " " in form or len(form) > 2:
+                        if (entry.category != CONTEXT or " " in form or len(form) > 2) and not written_as(form, entry):
                             add_variant(form, entry)
                             spelled[form].append(entry)
         # The words before a slot are spelled as any phrase's are: "ima stab *" for "i'm going
@@ -380,8 +390,7 @@ class Matcher:
             # fillers are skipped: its forms with a filler are keys of the automaton.
             for entry in splittable:
                 for form in _with_filler(key, fillers.get(entry.language, ())):
-                    if form not in by_key:
-                        add_variant(form, entry)
+                    add_variant(form, entry)
         # A phrase spelled as in chat takes a filler too ("nobody *even* likes u"); one that
         # holds a filler word ("ur so fat") is held with its filler forms ("ur literally so fat").
         for form, entries_spelled in spelled.items():
@@ -389,12 +398,11 @@ class Matcher:
             if not splittable or " " not in form:
                 continue
             if not holds_filler(form):
-                fillable[form] = splittable
+                fillable[form] = tuple(dict.fromkeys((*fillable.get(form, ()), *splittable)))
                 continue
             for entry in splittable:
                 for filled in _with_filler(form, fillers.get(entry.language, ())):
-                    if filled not in by_key:
-                        add_variant(filled, entry)
+                    add_variant(filled, entry)
         self._automaton = ahocorasick.Automaton()
         for form in {**by_key, **variant_of, **repeated_of, **slotted}:
             entries = (*by_key.get(form, ()), *variant_of.get(form, {}).values())

@@ -850,6 +850,26 @@ def test_chat_spellings_are_of_the_phrase_s_language(tmp_path):
     assert clf.classify("u é lixo") == []
 
 
+def test_a_row_written_in_chat_spelling_reweighs_that_spelling_and_hides_no_other_row(tmp_path):
+    clf = classifier_with(tmp_path, ["want to die,self_harm,ideation,high,1.0,en,",
+                                     "wanna die,self_harm,ideation,high,0.8,en,",
+                                     "i know where you live,bullying,threat,high,1.0,en,",
+                                     "i know where you live,violence,threat,high,0.7,en,",
+                                     "i know where u live,violence,threat,high,1.0,en,near=time:3",
+                                     "watch your back,violence,threat,medium,0.6,en,",
+                                     "tonight,context,time,low,0,en,"], threshold=0.5)
+    # Written in chat with the same category and rules, a row says what that spelling weighs.
+    (flag,) = clf.classify("i wanna die")
+    assert (flag.score, [m.phrase for m in flag.matches]) == (0.8, ["wanna die"])
+    # Another category, or other rules, and the phrase's own rows still count there.
+    assert summary(clf.classify("i know where u live")) == [("bullying", "threat", "high"),
+                                                            ("violence", "threat", "high")]
+    violence = {f.category: f for f in clf.classify("i know where u live. watch ur back")}["violence"]
+    assert (violence.score, [m.phrase for m in violence.matches]) == (1.3, ["i know where you live", "watch your back"])
+    violence = {f.category: f for f in clf.classify("i know where u live. tonight")}["violence"]
+    assert (violence.score, [m.phrase for m in violence.matches]) == (1.0, ["i know where u live"])
+
+
 def test_a_phrase_with_many_chat_spellings_keeps_those_nearest_the_row_and_all_in_chat(tmp_path):
     # 432 forms, more than a phrase is given: it keeps the one all in chat, then those that
     # spell the fewest words otherwise (here every form with one word spelled otherwise).

@@ -327,7 +327,9 @@ _SCHOOL = re.compile(
 
 # As students write it, in lower case: a name before "high", "middle" or "elementary", after
 # "I go to" or "I attend" ("i go to jefferson middle school", "im 12 and go to lakeview
-# elementary"), or opening a profile line before the grade ("westfield high sophomore 🏐").
+# elementary"); after "at" or "from" ("in mrs kim's homeroom at oakwood middle, room 12",
+# "from lincoln high school"; not "at home middle of the night"); or opening a profile line
+# before the grade ("westfield high sophomore 🏐").
 # The name's words are not words that say which kind of school it is ("we go to public high
 # school"), or how high something is ("i'm at such high risk" has no such lead anyway).
 _NOT_A_SCHOOL_NAME = (
@@ -335,11 +337,18 @@ _NOT_A_SCHOOL_NAME = (
     r"such|very|too|pretty|really|super|high|middle|elementary|primary|secondary|junior|senior|school|public|"
     r"private|catholic|christian|charter|boarding|local|new|old|same|different|regular|normal|online|virtual|"
     r"summer|night|sunday|big|small|another|best|worst|first|last|great|favorite|favourite|fav|whole|entire|"
-    r"next|former|future|ex|freshman|sophomore|student|grade|class")
+    r"next|former|future|ex|freshman|sophomore|student|grade|class|all|time|record|peak|level|tide|home|work|"
+    r"church|lunch|practice|camp|party|gym|mall|park|recess|ur|u|ya|yo|least|most")
 _LOWER_CASE_NAME = (rf"(?:(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_][\w'.-]*[ \t]+){{1,3}}"
                     r"(?:high|middle|elementary)(?![ \t]+(?:street|st|road|rd|way|lane|ave|avenue)\b)(?:[ \t]+school)?")
+# After "at" or "from", "high" is too often a word of the sentence ("at least incredibly
+# high"): "high school" in full, or "middle", "elementary"; a name's words hold no ".".
+_NAME_AFTER_AT = (rf"(?:(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_][\w'-]*[ \t]+){{1,3}}"
+                  r"(?:(?:middle|elementary)(?![ \t]+(?:street|st|road|rd|way|lane|ave|avenue)\b)(?:[ \t]+school)?"
+                  r"|high[ \t]+school)")
 _SCHOOL_LOWER_CASE = re.compile(
     rf"\b(?:i|we|and)[ \t]+(?:go|goto|attend)[ \t]+(?:to[ \t]+)?(?P<school>{_LOWER_CASE_NAME})\b"
+    rf"|\b(?:at|from)[ \t]+(?P<at>{_NAME_AFTER_AT})\b(?![ \t]+of\b)"
     rf"|(?:^|(?<=[\n|•·,;:!?.]))[ \t]*(?P<profile>{_LOWER_CASE_NAME})[ \t]+"
     r"(?:freshman|sophomore|junior|senior|class[ \t]+of|c/o|\d{1,2}(?:st|nd|rd|th)[ \t]+grade(?:r)?)\b",
     re.IGNORECASE)
@@ -403,7 +412,7 @@ def find(text: str, region: str = "US") -> list[Span]:
             spans += [Span("birthday", m.start("date"), m.end("date")) for m in _BIRTHDAY.finditer(text)]
     if any(cue in lowered for cue in _SCHOOL_CUES):
         spans += [Span("school", m.start("school"), m.end("school")) for m in _SCHOOL.finditer(text)]
-        spans += [Span("school", *m.span("school" if m.start("school") >= 0 else "profile"))
+        spans += [Span("school", *m.span(next(group for group in ("school", "at", "profile") if m.start(group) >= 0)))
                   for m in _SCHOOL_LOWER_CASE.finditer(text)]
     spans.sort(key=lambda s: (s.start, -s.end))
     merged: list[Span] = []

@@ -88,6 +88,8 @@ from socialwatch.classifier import pii
         ("im 12 and go to lakeview elementary lol", "school", "lakeview elementary"),
         ("westfield high sophomore 🏐 #classof2027", "school", "westfield high"),  # a profile line
         ("bio: lincoln high junior | she/her", "school", "lincoln high"),
+        ("meet me after 3rd period, im at riverside middle btw", "school", "riverside middle"),  # after "at"
+        ("she's from lincoln high school i think", "school", "lincoln high school"),  # "from", "school" follows
     ],
 )
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
@@ -135,6 +137,9 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "we go to middle school together",  # which kind of school, not its name
         "i go to public high school",
         "I'm at such high risk right now",
+        "i was up at home middle of the night again",  # "at" a place, then "middle of"
+        "gas prices at all time high.",
+        "i was at practice high on energy drinks lol",
         "best high school senior year ever",  # an adjective, not a name
         "17 yo male high school senior living with my parents",  # not a profile line
         "i go to jefferson high street market",  # a street

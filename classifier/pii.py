@@ -348,10 +348,12 @@ _NAME_AFTER_AT = (rf"(?:(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_][\w'-]*[ \t]+){{1,
                   r"|high[ \t]+school)")
 _SCHOOL_LOWER_CASE = re.compile(
     rf"\b(?:i|we|and)[ \t]+(?:go|goto|attend)[ \t]+(?:to[ \t]+)?(?P<school>{_LOWER_CASE_NAME})\b"
-    rf"|\b(?:at|from)[ \t]+(?P<at>{_NAME_AFTER_AT})\b(?![ \t]+of\b)"
     rf"|(?:^|(?<=[\n|•·,;:!?.]))[ \t]*(?P<profile>{_LOWER_CASE_NAME})[ \t]+"
     r"(?:freshman|sophomore|junior|senior|class[ \t]+of|c/o|\d{1,2}(?:st|nd|rd|th)[ \t]+grade(?:r)?)\b",
     re.IGNORECASE)
+
+_SCHOOL_AFTER_AT = re.compile(rf"\b(?:at|from)[ \t]+(?P<school>{_NAME_AFTER_AT})\b(?![ \t]+of\b)", re.IGNORECASE)
+_SCHOOL_AFTER_AT_CUES = ("middle", "elementary", "high school")
 
 
 _DIGIT = re.compile(r"\d")
@@ -412,8 +414,10 @@ def find(text: str, region: str = "US") -> list[Span]:
             spans += [Span("birthday", m.start("date"), m.end("date")) for m in _BIRTHDAY.finditer(text)]
     if any(cue in lowered for cue in _SCHOOL_CUES):
         spans += [Span("school", m.start("school"), m.end("school")) for m in _SCHOOL.finditer(text)]
-        spans += [Span("school", *m.span(next(group for group in ("school", "at", "profile") if m.start(group) >= 0)))
+        spans += [Span("school", *m.span("school" if m.start("school") >= 0 else "profile"))
                   for m in _SCHOOL_LOWER_CASE.finditer(text)]
+        if any(cue in lowered for cue in _SCHOOL_AFTER_AT_CUES):
+            spans += [Span("school", m.start("school"), m.end("school")) for m in _SCHOOL_AFTER_AT.finditer(text)]
     spans.sort(key=lambda s: (s.start, -s.end))
     merged: list[Span] = []
     for span in spans:

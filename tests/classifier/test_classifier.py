@@ -84,7 +84,11 @@ def summary(flags):
         ("mi amiga me dijo que se quiere matar", "self_harm", "ideation", "high", "se quiere matar"),
         ("minha amiga disse que quer se matar", "self_harm", "ideation", "high", "quer se matar"),
         ("mijn beste vriend zegt dat hij dood wil", "self_harm", "ideation", "high", "dat hij dood wil"),
-        ("hey guys this is my new account!!", "impersonation", "fake_account", "medium", "this is my new account"),
+        # a new account alone is how most students announce theirs: `low`, at the bottom of the
+        # queue; with another sign of a stand-in (an old account lost, "i'm her") `medium`
+        ("hey guys this is my new account!!", "impersonation", "fake_account", "low", "this is my new account"),
+        ("hey guys this is my new account!! lost my old acc", "impersonation", "fake_account", "medium",
+         "this is my new account"),
         ("This is Mr. Jones, class is cancelled", "impersonation", "claims_identity", "medium", "this is mr"),
         ("posting on behalf of the district", "impersonation", "official_claim", "high", "on behalf of the district"),
         ("i will shoot everyone", "violence", "threat", "high", "i will shoot"),
@@ -107,7 +111,9 @@ def summary(flags):
         ("quero morrer", "self_harm", "ideation", "critical", "quero morrer"),
         ("vou te matar", "violence", "threat", "high", "vou te matar"),
         ("sou só um fardo", "self_harm", "ideation", "high", "sou um fardo"),
-        ("essa é minha conta nova", "impersonation", "fake_account", "medium", "essa é minha conta nova"),
+        ("essa é minha conta nova", "impersonation", "fake_account", "low", "essa é minha conta nova"),
+        ("essa é minha conta nova, perdi a outra conta", "impersonation", "fake_account", "medium",
+         "essa é minha conta nova"),
         # Dutch
         ("niemand vindt je leuk", "bullying", "exclusion", "medium", "niemand vindt je leuk"),
         ("jij bent echt een idioot", "bullying", "targeted_insult", "medium", "idioot"),
@@ -115,7 +121,7 @@ def summary(flags):
         ("ik ga je vermoorden", "violence", "threat", "high", "ik ga je vermoorden"),
         ("ik wil gewoon dood", "self_harm", "ideation", "critical", "ik wil dood"),
         ("ik ben echt moe van het leven", "self_harm", "ideation", "high", "moe van het leven"),
-        ("dit is mijn nieuwe account", "impersonation", "fake_account", "medium", "dit is mijn nieuwe account"),
+        ("dit is mijn nieuwe account", "impersonation", "fake_account", "low", "dit is mijn nieuwe account"),
     ],
 )
 def test_posts_that_must_be_flagged(packaged, post, category, subcategory, severity, phrase):

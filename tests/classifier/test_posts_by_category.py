@@ -4,7 +4,7 @@
 They specify the phrase rows written from the dev half of the school posts and from the
 team's own probes (see docs/classifier-evaluation.md): signals said the many ways students say them, and look-alikes
 (hyperbole, games, sports, homework, banter, help given, negations, identity terms) that
-must not flag, or, for a wish to die beside a laugh, not above `low`. They were written
+must not flag, or, for a wish to die beside a laugh or a new account announced, not above `low`. They were written
 with the rows, not taken from the school posts. Beside them, everyday posts
 (``classifier/evaluation/ordinary_posts.csv``, written blind to the lexicons) flag nothing.
 """
@@ -37,7 +37,8 @@ def test_does_not_flag_the_look_alike(packaged, category, post):
 
 @pytest.mark.parametrize(("category", "post"), _posts("at most low"))
 def test_keeps_the_look_alike_at_the_bottom_of_the_queue(packaged, category, post):
-    """A wish to die beside a laugh is kept as `low` by policy, even when it is a joke."""
+    """Kept as `low` by policy: a wish to die beside a laugh, even when it is a joke; a new
+    account announced with nothing else of a stand-in."""
     flags = [flag for flag in packaged.classify(post) if flag.category == category]
     assert all(flag.severity == "low" for flag in flags), flags[0].explanation
 

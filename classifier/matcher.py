@@ -319,11 +319,11 @@ class Matcher:
         variant_of: dict[str, dict[int, Entry]] = collections.defaultdict(dict)  # form -> id -> entry
         spelled: dict[str, list[Entry]] = collections.defaultdict(list)  # other spelling -> its entries
 
-        # A row written in another spelling of a phrase ("wanna die", 0.8) is how that spelling
-        # weighs in the row's category and with the row's rules: the phrase ("want to die", 1.0)
-        # is not also found there so. It still is in another category or with other rules ("i
-        # know where u live" near a time hides neither "i know where you live", bullying, nor the
-        # same phrase as a threat of violence wherever it is).
+        # A row written in another spelling of a phrase ("wanna die", 0.8) says what that spelling
+        # weighs in the row's category with the row's rules: there the phrase ("want to die", 1.0)
+        # is not found as well. In another category, or with other rules, it is: "i know where u
+        # live" near a time hides neither the bullying row "i know where you live" nor its
+        # violence row without a rule.
         def kind(entry: Entry) -> tuple[str, str, Rules]:
             return entry.category, entry.subcategory if entry.category == CONTEXT else "", entry.rules
 

@@ -2,10 +2,11 @@
 ``data/posts_by_category.tsv`` (expected, category, post).
 
 They specify the phrase rows written from the dev half of the school posts and from the
-team's own probes (see docs/classifier-evaluation.md): signals said the many ways students say them, and look-alikes
-(hyperbole, games, sports, homework, banter, help given, negations, identity terms) that
-must not flag, or, for a wish to die beside a laugh or a new account announced, not above `low`. They were written
-with the rows, not taken from the school posts. Beside them, everyday posts
+team's own probes (see docs/classifier-evaluation.md): signals said the many ways students
+say them, and look-alikes (hyperbole, games, sports, homework, banter, help given,
+negations, identity terms) that must not flag, or, for a wish to die beside a laugh or a new
+account announced, not above `low`. They were written with the rows, not taken from the
+school posts. Beside them, everyday posts
 (``classifier/evaluation/ordinary_posts.csv``, written blind to the lexicons) flag nothing.
 """
 

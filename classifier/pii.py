@@ -312,6 +312,7 @@ _BIRTHDAY_CUES = (re.compile(_BIRTHDAY_CUE),)
 # A school is named after a phrase that says the writer goes there, in any case ("I go to",
 # "I'm a sophomore at", "my school is", "voy al", "estudo no", "ik zit op het"), as capitalized
 # words with a school word.
+_NOT_A_STREET = r"(?![ \t]+(?i:street|st|road|rd|way|lane|ave|avenue)\b)"  # "High Street" is a street
 _SCHOOL_GRADE = r"(?:a[ \t]+)?(?:student|freshman|sophomore|junior|senior|\d{1,2}(?:st|nd|rd|th)[ \t]+grader)[ \t]+"
 _SCHOOL = re.compile(
     r"\b(?i:(?:i|we)[ \t]+(?:go|goto|attend|study)[ \t]+(?:to[ \t]+|at[ \t]+)?"
@@ -321,7 +322,7 @@ _SCHOOL = re.compile(
     r"|estudo[ \t]+n[ao][ \t]+|minha[ \t]+escola[ \t]+é[ \t]+|ik[ \t]+zit[ \t]+op[ \t]+(?:de[ \t]+|het[ \t]+)?"
     r"|mijn[ \t]+school[ \t]+is[ \t]+)"
     r"(?P<school>(?:[A-Z][\w'.-]*[ \t]+){1,4}(?i:high|middle|elementary|primary|secondary|junior[ \t]+high)"
-    r"(?![ \t]+(?i:street|st|road|rd|way|lane|ave|avenue)\b)"  # "High Street" is a street
+    rf"{_NOT_A_STREET}"
     r"(?i:[ \t]+school)?|(?:[A-Z][\w'.-]*[ \t]+){1,4}(?i:academy|school|college|lyceum|gymnasium)"
     r"|(?i:escola|escuela|colegio|colégio|instituto|liceo|liceu|basisschool)(?:[ \t]+[A-Z][\w'.-]*){1,4})\b")
 
@@ -339,13 +340,14 @@ _NOT_A_SCHOOL_NAME = (
     r"summer|night|sunday|big|small|another|best|worst|first|last|great|favorite|favourite|fav|whole|entire|"
     r"next|former|future|ex|freshman|sophomore|student|grade|class|all|time|record|peak|level|tide|home|work|"
     r"church|lunch|practice|camp|party|gym|mall|park|recess|ur|u|ya|yo|least|most")
-_LOWER_CASE_NAME = (rf"(?:(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_][\w'.-]*[ \t]+){{1,3}}"
-                    r"(?:high|middle|elementary)(?![ \t]+(?:street|st|road|rd|way|lane|ave|avenue)\b)(?:[ \t]+school)?")
+_SCHOOL_NAME_WORD = rf"(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_]"
+"""The first letter of a word of a school's name, not a word that names no school."""
+_LOWER_CASE_NAME = (rf"(?:{_SCHOOL_NAME_WORD}[\w'.-]*[ \t]+){{1,3}}"
+                    rf"(?:high|middle|elementary){_NOT_A_STREET}(?:[ \t]+school)?")
 # After "at" or "from", "high" is too often a word of the sentence ("at least incredibly
 # high"): "high school" in full, or "middle", "elementary"; a name's words hold no ".".
-_NAME_AFTER_AT = (rf"(?:(?!(?:{_NOT_A_SCHOOL_NAME})\b)[^\W\d_][\w'-]*[ \t]+){{1,3}}"
-                  r"(?:(?:middle|elementary)(?![ \t]+(?:street|st|road|rd|way|lane|ave|avenue)\b)(?:[ \t]+school)?"
-                  r"|high[ \t]+school)")
+_NAME_AFTER_AT = (rf"(?:{_SCHOOL_NAME_WORD}[\w'-]*[ \t]+){{1,3}}"
+                  rf"(?:(?:middle|elementary){_NOT_A_STREET}(?:[ \t]+school)?|high[ \t]+school)")
 _SCHOOL_LOWER_CASE = re.compile(
     rf"\b(?:i|we|and)[ \t]+(?:go|goto|attend)[ \t]+(?:to[ \t]+)?(?P<school>{_LOWER_CASE_NAME})\b"
     rf"|(?:^|(?<=[\n|•·,;:!?.]))[ \t]*(?P<profile>{_LOWER_CASE_NAME})[ \t]+"

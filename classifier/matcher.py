@@ -96,11 +96,23 @@ SLOT_NOT_A_NAME = frozenset(
     "anyone anybody everyone everybody someone somebody nobody people mom mum mommy dad daddy parents "
     "grandma grandpa teacher teachers nadie todos mama papa padres abuela abuelo profe profesora profesor "
     "maestra maestro ninguem mae pai pais avo professora professor prof iemand niemand iedereen ouders "
-    "oma opa juf meester leraar".split())
+    "oma opa juf meester leraar "
+    # words of a sentence that name no one: "everyone block out friday", "i'm going to stab at
+    # the answer", "i will murder in among us"
+    "about after again against and around as at away back because before behind but by down for from "
+    "here how if in into near now of off on onto or out over so than then there through till to under "
+    "until up upon what when where which while who why with without is are was were be been am "
+    "a al ante con contra del desde en entre hacia hasta para por sin sobre tras y e pero que como "
+    "cuando donde porque si ya muy mas es son era fue "
+    "em no na nos nas num numa pela pelo pra pro ate mas ou quando onde se ja muito nao foi ta "
+    "aan achter bij door langs met naar naast om onder op over te tegen tot tussen uit van via voor "
+    "zonder en of maar want dus als dan wanneer waar waarom hoe wat wie er hier daar nu al ook niet "
+    "wel zo".split())
 """Words that fill no slot (``*``) of a phrase. A slot is one word that names a third person,
 a peer: a name or a pronoun ("lets all ignore maddie", "... her"); not an article or a
 determiner ("one" of "kill one of my characters"), not the writer or the reader (a phrase
-says "you" itself), not a reflexive pronoun, not "anyone", not a parent or a teacher."""
+says "you" itself), not a reflexive pronoun, not "anyone", not a parent or a teacher, not a
+preposition, a conjunction, a particle or a form of "to be" in the four languages."""
 
 PERSON_PRONOUNS = frozenset(
     "him her "  # en

@@ -659,6 +659,8 @@ SLOTS = ["everyone unfollow *,bullying,exclusion,medium,1.0,en,",
         ("nodig de juf niet uit", None),
         ("nodig mezelf niet uit", None),  # nor does a reflexive pronoun
         ("everyone unfollow yourselves", None),
+        ("everyone unfollow out of spite", None),  # nor a preposition or a particle
+        ("everyone unfollow on insta and follow the new page", None),
         ("an anti-jordan pagemaker", None),  # the tail ends on a word boundary
         ("nodig sanne en bram niet uit", None),  # one word, not two
         ("everyone unfollow", None),

@@ -40,10 +40,11 @@ _MAYBE_PHONE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
 
 # Numbers libphonenumber cannot place in the district's region (written without "+"):
 # three or more digit groups, an area code in parentheses (then up to five digits: a Brazilian
-# mobile "(21) 98765-4321"), or a 2-4 digit prefix and a 6-8 digit number; 7 to 13 digits in
-# all, plus an extension ("x123").
+# mobile "(21) 98765-4321"), a 2-4 digit prefix and a 6-8 digit number, or a Brazilian area
+# code and number without parentheses ("11 98765-4321"); 7 to 13 digits in all, plus an
+# extension ("x123").
 _PHONE_SHAPED = re.compile(r"(?<![\w.+/-])\+?(?:\(\d{2,4}\)[ .-]?\d{2,5}(?:[ .-]\d{2,4}){0,2}"
-                           r"|\d{1,4}(?:[ .-]\d{2,4}){2,4}|\d{3}[ .-]\d{4}|\d{2,4}[ -]\d{6,8})"
+                           r"|\d{1,4}(?:[ .-]\d{2,4}){2,4}|\d{3}[ .-]\d{4}|\d{2,4}[ -]\d{6,8}|\d{2} \d{4,5}-\d{4})"
                            r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/:-]|\.\d)")
 _IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
@@ -357,10 +358,34 @@ _SCHOOL_LOWER_CASE = re.compile(
 _SCHOOL_AFTER_AT = re.compile(rf"\b(?:at|from)[ \t]+(?P<school>{_NAME_AFTER_AT})\b(?![ \t]+of\b)", re.IGNORECASE)
 _SCHOOL_AFTER_AT_CUES = ("middle", "elementary", "high school")
 
+# Spanish and Portuguese name a school after its kind, and students write it in lower case:
+# "voy a la secundaria benito juárez", "estudo na escola estadual machado de assis". After
+# a phrase that says the writer goes there, a kind that a name follows (not "escuela" or
+# "escola" alone: "voy a la escuela caminando"), then up to four words of the name with "de",
+# "da", "do" between them, or a number ("prepa 5", "Secundaria Técnica 45"); not a word of the
+# sentence ("voy a la secundaria mañana", "… en bici") nor a gerund ("… corriendo").
+_NOT_A_NAME_ES_PT = (
+    r"mañana|manana|hoy|ayer|temprano|tarde|todos|todas|todo|toda|los|las|el|la|lo|os|as|o|a|al|de|del|da|do|"
+    r"dos|das|en|em|no|na|con|com|por|para|pra|pro|que|y|e|cada|desde|hasta|pero|mas|porque|cuando|quando|"
+    r"aqui|aquí|alli|allí|ahi|ahí|ali|lá|es|é|son|são|está|esta|estoy|tá|ta|muy|muito|mi|mis|meu|minha|su|sus|"
+    r"seu|sua|nueva|nuevo|nova|novo|publica|pública|privada|privado|particular|amanhã|amanha|hoje|ontem|cedo|"
+    r"perto|longe|cerca|lejos|desde|ya|já|ja|otra|outra|misma|mesma|mesmo|sin|sem|pero|tambien|también|também")
+_NAME_WORD_ES_PT = rf"(?!(?:{_NOT_A_NAME_ES_PT})\b)(?![^\W\d_]+ndo\b)[^\W\d_][\w'.-]*"
+_SCHOOL_NAMED_AFTER_KIND = re.compile(
+    r"\b(?:voy[ \t]+(?:a[ \t]+la|al)|estudio[ \t]+en(?:[ \t]+(?:la|el))?|mi[ \t]+(?:escuela|colegio)[ \t]+es(?:[ \t]+la)?"
+    r"|estudo[ \t]+n[ao]|minha[ \t]+escola[ \t]+é(?:[ \t]+[ao])?)[ \t]+"
+    r"(?P<school>(?:secundaria|primaria|preparatoria|prepa|escuela[ \t]+(?:secundaria|primaria)"
+    r"|escola[ \t]+(?:estadual|municipal)|col[eé]gio[ \t]+estadual)"
+    rf"[ \t]+(?:{_NAME_WORD_ES_PT}(?:[ \t]+(?:(?:de|del|da|do|dos|das)[ \t]+)?{_NAME_WORD_ES_PT}){{0,3}}"
+    r"(?:[ \t]+\d{1,3}\b)?|\d{1,3}\b(?![ \t]+(?:veces|vezes|días|dias|horas|minutos|semanas|meses|años|anos)\b)))",
+    re.IGNORECASE)
+_SCHOOL_NAMED_AFTER_KIND_CUES = ("secundaria", "primaria", "prepa", "estadual", "municipal")
+
 
 _DIGIT = re.compile(r"\d")
 _SCHOOL_CUES = ("high", "middle", "elementary", "primary", "secondary", "academy", "school", "college", "lyceum",
-                "gymnasium", "escola", "escuela", "colegio", "colégio", "instituto", "liceo", "liceu")
+                "gymnasium", "escola", "escuela", "colegio", "colégio", "instituto", "liceo", "liceu", "secundaria",
+                "primaria", "prepa")
 
 
 _ANY_CASE = {cue: re.compile(cue.pattern, re.IGNORECASE)
@@ -420,6 +445,8 @@ def find(text: str, region: str = "US") -> list[Span]:
                   for m in _SCHOOL_LOWER_CASE.finditer(text)]
         if any(cue in lowered for cue in _SCHOOL_AFTER_AT_CUES):
             spans += [Span("school", m.start("school"), m.end("school")) for m in _SCHOOL_AFTER_AT.finditer(text)]
+        if any(cue in lowered for cue in _SCHOOL_NAMED_AFTER_KIND_CUES):
+            spans += [Span("school", *m.span("school")) for m in _SCHOOL_NAMED_AFTER_KIND.finditer(text)]
     spans.sort(key=lambda s: (s.start, -s.end))
     merged: list[Span] = []
     for span in spans:

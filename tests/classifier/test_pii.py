@@ -48,6 +48,7 @@ from socialwatch.classifier import pii
         ("call 345-899-3560x4587", "phone", "345-899-3560x4587"),  # an extension
         ("bel 0393 1144137", "phone", "0393 1144137"),  # a number libphonenumber cannot place
         ("me chama no zap (21) 98765-4321", "phone", "(21) 98765-4321"),  # a Brazilian mobile, no "+55"
+        ("me manda mensagem no 11 98765-4321", "phone", "11 98765-4321"),  # ... nor parentheses
         ("text me 5️⃣5️⃣5️⃣ 2️⃣3️⃣4️⃣ 5️⃣6️⃣7️⃣8️⃣ ok", "phone", "5️⃣5️⃣5️⃣ 2️⃣3️⃣4️⃣ 5️⃣6️⃣7️⃣8️⃣"),  # keycap digits
         ("my # is five five five two three four five six seven eight", "phone",
          "five five five two three four five six seven eight"),  # digits as words
@@ -90,6 +91,10 @@ from socialwatch.classifier import pii
         ("bio: lincoln high junior | she/her", "school", "lincoln high"),
         ("meet me after 3rd period, im at riverside middle btw", "school", "riverside middle"),  # after "at"
         ("she's from lincoln high school i think", "school", "lincoln high school"),  # "from", "school" follows
+        ("voy a la secundaria benito juárez, en 2do", "school", "secundaria benito juárez"),  # the kind, then the name
+        ("estudo na escola estadual machado de assis", "school", "escola estadual machado de assis"),
+        ("mi escuela es la primaria emiliano zapata", "school", "primaria emiliano zapata"),
+        ("voy a la prepa 5", "school", "prepa 5"),
     ],
 )
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
@@ -171,6 +176,12 @@ def test_an_address_block_is_found_whole_so_that_redaction_hides_all_of_it(text,
         "someone two three four five six",  # "one" inside a word
         "look at google dot com",  # a bare "at" before a site, not a mail provider
         "meet me at the mall dot dot dot",
+        "voy a la secundaria mañana",  # the kind of school, then a word of the sentence
+        "voy a la secundaria en bici",
+        "voy a la secundaria caminando",  # a gerund
+        "voy a la prepa 2 veces por semana",
+        "estudo na escola estadual perto de casa",
+        "voy a la escuela con mi hermano",  # "escuela" alone names no school
     ],
 )
 def test_text_without_personal_information(text):

@@ -363,14 +363,17 @@ _SCHOOL_AFTER_AT_CUES = ("middle", "elementary", "high school")
 # a phrase that says the writer goes there, a kind that a name follows (not "escuela" or
 # "escola" alone: "voy a la escuela caminando"), then up to four words of the name with "de",
 # "da", "do" between them, or a number ("prepa 5", "Secundaria Técnica 45"); not a word of the
-# sentence ("voy a la secundaria mañana", "… en bici") nor a gerund ("… corriendo").
+# sentence ("voy a la secundaria mañana", "… en bici", "… caminando"; a gerund is listed, as
+# "Fernando" ends as one does).
 _NOT_A_NAME_ES_PT = (
     r"mañana|manana|hoy|ayer|temprano|tarde|todos|todas|todo|toda|los|las|el|la|lo|os|as|o|a|al|de|del|da|do|"
     r"dos|das|en|em|no|na|con|com|por|para|pra|pro|que|y|e|cada|desde|hasta|pero|mas|porque|cuando|quando|"
     r"aqui|aquí|alli|allí|ahi|ahí|ali|lá|es|é|son|são|está|esta|estoy|tá|ta|muy|muito|mi|mis|meu|minha|su|sus|"
     r"seu|sua|nueva|nuevo|nova|novo|publica|pública|privada|privado|particular|amanhã|amanha|hoje|ontem|cedo|"
-    r"perto|longe|cerca|lejos|desde|ya|já|ja|otra|outra|misma|mesma|mesmo|sin|sem|pero|tambien|también|também")
-_NAME_WORD_ES_PT = rf"(?!(?:{_NOT_A_NAME_ES_PT})\b)(?![^\W\d_]+ndo\b)[^\W\d_][\w'.-]*"
+    r"perto|longe|cerca|lejos|ya|já|ja|otra|outra|misma|mesma|mesmo|sin|sem|tambien|también|também|"
+    r"caminando|corriendo|andando|llegando|yendo|estudiando|manejando|volviendo|saliendo|correndo|chegando|indo|"
+    r"estudando|voltando|saindo|pedalando")
+_NAME_WORD_ES_PT = rf"(?!(?:{_NOT_A_NAME_ES_PT})\b)[^\W\d_][\w'.-]*"
 _SCHOOL_NAMED_AFTER_KIND = re.compile(
     r"\b(?:voy[ \t]+(?:a[ \t]+la|al)|estudio[ \t]+en(?:[ \t]+(?:la|el))?|mi[ \t]+(?:escuela|colegio)[ \t]+es(?:[ \t]+la)?"
     r"|estudo[ \t]+n[ao]|minha[ \t]+escola[ \t]+é(?:[ \t]+[ao])?)[ \t]+"

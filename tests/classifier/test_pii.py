@@ -95,6 +95,7 @@ from socialwatch.classifier import pii
         ("estudo na escola estadual machado de assis", "school", "escola estadual machado de assis"),
         ("mi escuela es la primaria emiliano zapata", "school", "primaria emiliano zapata"),
         ("voy a la prepa 5", "school", "prepa 5"),
+        ("estudo na escola estadual fernando pessoa", "school", "escola estadual fernando pessoa"),  # not a gerund
     ],
 )
 def test_personal_information_is_found_at_its_offsets(text, kind, found):
